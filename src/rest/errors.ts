@@ -1,0 +1,69 @@
+import type { Middleware } from 'koa';
+import type { Logger } from '../log.ts';
+
+/** An error the caller caused or may retry: answered as {"error": {"code", "message"}}. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class BadRequest extends HttpError {
+  constructor(code: string, message: string) {
+    super(400, code, message);
+  }
+}
+
+export class NotFound extends HttpError {
+  constructor(message = 'not found') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class PayloadTooLarge extends HttpError {
+  constructor(message: string) {
+    super(413, 'too_large', message);
+  }
+}
+
+export class Unavailable extends HttpError {
+  constructor(message: string) {
+    super(503, 'unavailable', message);
+  }
+}
+
+/**
+ * The one place errors become HTTP answers. Body parsers report caller mistakes
+ * with a `status` (raw-body, co-body) or an `httpCode` (formidable); those keep
+ * their 4xx. Anything else is our fault: logged, and answered with a bare 500.
+ */
+export function errors(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      const e = toHttpError(err);
+      if (e.status >= 500 && !(e instanceof Unavailable)) log.error({ err }, 'request failed');
+      ctx.status = e.status;
+      ctx.body = { error: { code: e.code, message: e.message } };
+    }
+  };
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const e = err as { status?: number; httpCode?: number; type?: string; message?: string };
+  const status = e.status ?? e.httpCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) return new PayloadTooLarge(e.type === 'entity.too.large' ? 'request body is too large' : String(e.message));
+    if (status === 415) return new HttpError(415, 'unsupported_media_type', String(e.message));
+    const code = e.type === 'entity.parse.failed' || err instanceof SyntaxError ? 'invalid_json' : 'bad_request';
+    return new HttpError(status, code, String(e.message));
+  }
+  return new HttpError(500, 'internal', 'internal server error');
+}

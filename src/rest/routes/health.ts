@@ -1,0 +1,17 @@
+import Router from '@koa/router';
+import type { Sql } from 'postgres';
+import { Unavailable } from '../errors.ts';
+
+/** GET /healthz: 200 while the database answers, 503 when it does not. */
+export function healthRoutes(sql: Sql): Router {
+  const router = new Router();
+  router.get('/healthz', async (ctx) => {
+    const answered = await Promise.race([
+      sql`SELECT 1`.then(() => true, () => false),
+      new Promise<boolean>((resolve) => setTimeout(resolve, 2000, false).unref()),
+    ]);
+    if (!answered) throw new Unavailable('database is unreachable');
+    ctx.body = { status: 'ok' };
+  });
+  return router;
+}

@@ -1,0 +1,60 @@
+// `npm test`: one PostgreSQL for the whole run (DATABASE_URL's server, or an embedded
+// one), one template database migrated once, then node's test runner over every
+// test/*.test.ts. Each test file clones the template, so files run in parallel and
+// never see each other's rows.
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { projectRoot } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createLogger } from '../src/log.ts';
+
+const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+const only = process.argv.slice(2);
+
+let adminUrl = process.env.DATABASE_URL;
+let stopEmbedded = async () => {};
+if (!adminUrl) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'deskwire-test-'));
+  await chmod(dataDir, 0o755); // the embedded server runs as another user
+  const embedded = await startEmbeddedPostgres({ dataDir, database: 'postgres', ephemeral: true, log });
+  adminUrl = embedded.url;
+  stopEmbedded = embedded.stop;
+  console.log('# database: embedded PostgreSQL');
+} else {
+  console.log('# database: DATABASE_URL');
+}
+
+const template = `deskwire_template_${process.pid}`;
+const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+let code = 1;
+try {
+  await admin.unsafe(`CREATE DATABASE "${template}"`);
+  await migrate(withDatabase(adminUrl, template), log);
+  const testDir = join(projectRoot, 'test');
+  const files = only.length
+    ? only
+    : (await readdir(testDir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(testDir, f));
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=4', ...files], {
+      stdio: 'inherit',
+      env: { ...process.env, DESKWIRE_TEST_ADMIN_URL: adminUrl, DESKWIRE_TEST_TEMPLATE: template },
+    });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+} finally {
+  const leftovers = await admin`SELECT datname FROM pg_database WHERE datname LIKE ${template + '%'}`;
+  for (const { datname } of leftovers) await admin.unsafe(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  await admin.end();
+  await stopEmbedded();
+}
+process.exit(code);
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
