@@ -1,10 +1,12 @@
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import Router from '@koa/router';
 import type { File } from 'formidable';
+import type Koa from 'koa';
 import { koaBody } from 'koa-body';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
-import { BadRequest, NotFound, PayloadTooLarge } from '../errors.ts';
+import { BadRequest, NotFound } from '../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
 import { validate } from '../validate.ts';
 
@@ -28,57 +30,56 @@ const Body = z.object({
 /** POST /api/send-message/: JSON, urlencoded or multipart; 201 with the Message. */
 export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
   const router = new Router();
-  const body = koaBody({
+  const limits = {
     multipart: true,
     jsonLimit: opts.maxBodyBytes,
     formLimit: opts.maxBodyBytes,
-    textLimit: opts.maxBodyBytes,
     text: false,
-    formidable: {
-      uploadDir: incomingDir(opts.mediaDir),
-      maxFileSize: opts.maxUploadBytes,
-      maxTotalFileSize: opts.maxUploadBytes,
-      maxFiles: 1,
-      maxFields: 20,
-      maxFieldsSize: opts.maxBodyBytes,
-    },
-  });
+  };
+  const formidable = {
+    maxFileSize: opts.maxUploadBytes,
+    maxTotalFileSize: opts.maxUploadBytes,
+    maxFiles: 1,
+    maxFields: 20,
+    maxFieldsSize: opts.maxBodyBytes,
+  };
+  // Each multipart request gets a folder of its own for uploads in flight, removed
+  // when the request ends: a refused or broken upload leaves nothing behind.
+  const body: Koa.Middleware = async (ctx, next) => {
+    if (!ctx.is('multipart')) return koaBody(limits)(ctx, next);
+    const uploadDir = await mkdtemp(join(incomingDir(opts.mediaDir), 'r-'));
+    try {
+      await koaBody({ ...limits, formidable: { ...formidable, uploadDir } })(ctx, next);
+    } finally {
+      await rm(uploadDir, { recursive: true, force: true });
+    }
+  };
 
   router.post(['/api/send-message', '/api/send-message/'], body, async (ctx) => {
-    const files = ctx.request.files ?? {};
-    const uploads = Object.entries(files).flatMap(([field, f]) => (Array.isArray(f) ? f : [f]).map((file) => ({ field, file })));
-    try {
-      if (!ctx.is('json', 'urlencoded', 'multipart')) {
-        throw new BadRequest('unsupported_media_type', 'send application/json, a form, or multipart/form-data');
-      }
-      const input = validate(Body, ctx.request.body ?? {}, 'body');
-      if (uploads.some((u) => u.field !== 'file')) throw new BadRequest('invalid_body', 'the only file part allowed is "file"');
-      const upload: File | undefined = uploads[0]?.file;
-      if (upload && upload.size > opts.maxUploadBytes) throw new PayloadTooLarge('file is too large');
-      if (input.message === null && !upload) throw new BadRequest('invalid_body', 'message or file is required');
+    if (!ctx.is('json', 'urlencoded', 'multipart')) {
+      throw new BadRequest('unsupported_media_type', 'send application/json, a form, or multipart/form-data');
+    }
+    const input = validate(Body, ctx.request.body ?? {}, 'body');
+    const parts = Object.entries(ctx.request.files ?? {});
+    if (parts.some(([field]) => field !== 'file')) throw new BadRequest('invalid_body', 'the only file part allowed is "file"');
+    const found = parts[0]?.[1];
+    const upload: File | undefined = Array.isArray(found) ? found[0] : found;
+    if (input.message === null && !upload) throw new BadRequest('invalid_body', 'message or file is required');
 
-      const file = upload ? await keepUpload(opts.mediaDir, upload.filepath, upload.originalFilename) : null;
-      const row = await sql`
+    const file = upload ? await keepUpload(opts.mediaDir, upload.filepath, upload.originalFilename) : null;
+    let row;
+    try {
+      [row] = await sql`
         INSERT INTO messages (help_desk_id, message, file, type, status)
         SELECT d.id, ${input.message}, ${file}, 'sent', 'sending' FROM help_desks d WHERE d.id = ${input.help_desk}
-        RETURNING deskwire.message_json(messages)::text AS body`.then(
-        ([r]) => r,
-        async (err) => {
-          if (file) await discard(opts.mediaDir, file);
-          throw err;
-        },
-      );
-      if (!row) {
-        if (file) await discard(opts.mediaDir, file);
-        throw new NotFound(`help desk ${input.help_desk} does not exist`);
-      }
-      ctx.status = 201;
-      ctx.type = 'application/json';
-      ctx.body = row.body;
+        RETURNING deskwire.message_json(messages)::text AS body`;
     } finally {
-      // Whatever was not kept (a refused request, an extra part) leaves no trace.
-      await Promise.all(uploads.map((u) => rm(u.file.filepath, { force: true })));
+      if (file && !row) await discard(opts.mediaDir, file);
     }
+    if (!row) throw new NotFound(`help desk ${input.help_desk} does not exist`);
+    ctx.status = 201;
+    ctx.type = 'application/json';
+    ctx.body = row.body;
   });
 
   return router;
