@@ -30,6 +30,12 @@ export class PayloadTooLarge extends HttpError {
   }
 }
 
+export class UnsupportedMediaType extends HttpError {
+  constructor(message: string) {
+    super(415, 'unsupported_media_type', message);
+  }
+}
+
 export class Unavailable extends HttpError {
   constructor(message: string) {
     super(503, 'unavailable', message);
@@ -61,7 +67,7 @@ function toHttpError(err: unknown): HttpError {
   const status = e.status ?? e.httpCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) return new PayloadTooLarge(e.type === 'entity.too.large' ? 'request body is too large' : String(e.message));
-    if (status === 415) return new HttpError(415, 'unsupported_media_type', String(e.message));
+    if (status === 415) return new UnsupportedMediaType(String(e.message));
     const code = e.type === 'entity.parse.failed' || err instanceof SyntaxError ? 'invalid_json' : 'bad_request';
     return new HttpError(status, code, String(e.message));
   }

@@ -6,7 +6,7 @@ import type Koa from 'koa';
 import { koaBody } from 'koa-body';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
-import { BadRequest, NotFound } from '../errors.ts';
+import { BadRequest, NotFound, UnsupportedMediaType } from '../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
 import { validate } from '../validate.ts';
 
@@ -57,7 +57,7 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
 
   router.post(['/api/send-message', '/api/send-message/'], body, async (ctx) => {
     if (!ctx.is('json', 'urlencoded', 'multipart')) {
-      throw new BadRequest('unsupported_media_type', 'send application/json, a form, or multipart/form-data');
+      throw new UnsupportedMediaType('send application/json, a form, or multipart/form-data');
     }
     const input = validate(Body, ctx.request.body ?? {}, 'body');
     const parts = Object.entries(ctx.request.files ?? {});
