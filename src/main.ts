@@ -14,16 +14,25 @@ try {
 }
 const log = createLogger(config.logLevel);
 
-const database = await openDatabase(config, log);
-await migrate(database.url, log);
-const deskwire = await startDeskwire(config, database.url, log);
+let database;
+let deskwire;
+try {
+  database = await openDatabase(config, log);
+  await migrate(database.url, log);
+  deskwire = await startDeskwire(config, database.url, log);
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECT_TIMEOUT'].includes(e.code ?? '');
+  log.fatal({ err }, unreachable ? `cannot reach the database: ${e.message}` : `could not start: ${e.message}`);
+  await database?.stop();
+  process.exit(1);
+}
+
+const rest = `http://${config.host}:${deskwire.restPort}`;
+const websocket = `ws://${config.host}:${deskwire.wsPort}/ws/chat/<organization>/`;
 log.info(
-  {
-    rest: `http://${config.host}:${deskwire.restPort}`,
-    websocket: `ws://${config.host}:${deskwire.wsPort}/ws/chat/<organization>/`,
-    database: database.embedded ? 'embedded' : 'DATABASE_URL',
-  },
-  `deskwire is up: REST on http://${config.host}:${deskwire.restPort}, WebSocket on ws://${config.host}:${deskwire.wsPort}/ws/chat/<organization>/`,
+  { rest, websocket, database: database.embedded ? 'embedded' : 'DATABASE_URL' },
+  `deskwire is up: REST on ${rest}, WebSocket on ${websocket}`,
 );
 
 let stopping = false;

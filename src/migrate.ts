@@ -8,6 +8,9 @@ try {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, log);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => void database.stop().finally(() => process.exit(130)));
+  }
   try {
     await migrate(database.url, log);
     log.info('database is up to date');

@@ -28,6 +28,10 @@ if (!adminUrl) {
   console.log('# database: DATABASE_URL');
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => void stopEmbedded().finally(() => process.exit(130)));
+}
+
 const template = `deskwire_template_${process.pid}`;
 const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
 let code = 1;

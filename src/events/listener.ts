@@ -58,7 +58,7 @@ export async function listen(sql: Sql, onEvent: (e: DeskEvent) => void, log: Log
   const { unlisten } = await sql.listen(channel, onPayload, () => log.debug({ channel }, 'listening'));
   return {
     async close() {
-      await unlisten();
+      await unlisten().catch(() => {}); // the connection may already be gone
       await queue;
     },
   };
