@@ -13,7 +13,10 @@ import { migrate } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-const only = process.argv.slice(2);
+// `--script FILE` runs FILE against the prepared template instead of the tests.
+const args = process.argv.slice(2);
+const script = args[0] === '--script' ? args[1] : undefined;
+const only = script ? [] : args;
 
 let adminUrl = process.env.DATABASE_URL;
 let stopEmbedded = async () => {};
@@ -43,7 +46,8 @@ try {
     ? only
     : (await readdir(testDir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(testDir, f));
   code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=4', ...files], {
+    const argv = script ? [script] : ['--test', '--test-concurrency=4', ...files];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
       stdio: 'inherit',
       env: { ...process.env, DESKWIRE_TEST_ADMIN_URL: adminUrl, DESKWIRE_TEST_TEMPLATE: template },
     });
