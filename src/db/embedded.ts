@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import postgres from 'postgres';
+import { projectRoot } from '../config.ts';
 import type { Logger } from '../log.ts';
 
 export interface EmbeddedDatabase {
@@ -30,6 +31,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const database = opts.database ?? 'deskwire';
   const clusterDir = join(opts.dataDir, 'postgres');
   await mkdir(opts.dataDir, { recursive: true });
+  if (process.getuid?.() === 0) await assertReachableByOthers(projectRoot);
   const password = await clusterPassword(opts.dataDir);
   const port = await freePort();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -80,6 +82,24 @@ async function loadEmbeddedPostgres() {
     for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.removeListener(s, l);
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able
+ * to reach its binaries under node_modules. A 0700 folder above the project (what
+ * `mktemp -d` makes) stops it with an obscure error; say what to do instead.
+ */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    const { mode } = await stat(d);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the user "postgres", which cannot enter ${d} ` +
+          `(mode ${(mode & 0o777).toString(8)}): move the project, run "chmod o+x ${d}", or set DATABASE_URL`,
+      );
+    }
+    if (dirname(d) === d) return;
+  }
 }
 
 /** The cluster's superuser password: made at first start, kept beside the cluster. */
