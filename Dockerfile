@@ -1,0 +1,13 @@
+# deskwire on Node 20 (the Node versions the uWebSockets.js npm mirror ships binaries for).
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY migrations ./migrations
+COPY sql ./sql
+COPY src ./src
+RUN mkdir -p /data/media && chown -R node:node /data
+USER node
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 WS_PORT=8001 DATA_DIR=/data MEDIA_DIR=/data/media
+EXPOSE 8000 8001
+CMD ["node", "--import", "tsx", "src/main.ts"]
