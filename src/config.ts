@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   port: number;
   wsPort: number;
+  /** Seconds of silence before a socket is pinged; one that stays silent is closed. */
+  wsIdleTimeout: number;
   dataDir: string;
   mediaDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -32,6 +34,8 @@ const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(8000),
   WS_PORT: port.default(8001),
+  // uWS checks timeouts every 4 s and needs at least 8.
+  WS_IDLE_TIMEOUT: z.coerce.number().int().min(8).max(960).default(60),
   DATA_DIR: z.string().default(resolve(projectRoot, '.data')),
   MEDIA_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -57,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     wsPort: e.WS_PORT,
+    wsIdleTimeout: e.WS_IDLE_TIMEOUT,
     dataDir,
     mediaDir: resolve(e.MEDIA_DIR ?? resolve(dataDir, 'media')),
     logLevel: e.LOG_LEVEL,

@@ -25,7 +25,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     onnotice: () => {},
     connection: { application_name: 'deskwire' },
   });
-  const gateway = await startGateway({ host: config.host, port: config.wsPort, log });
+  const gateway = await startGateway({ host: config.host, port: config.wsPort, idleTimeout: config.wsIdleTimeout, log });
   const listener = await listen(sql, gateway.publish, log);
   const rest = createRestApp(sql, config, log);
   const server = await new Promise<Server>((resolve, reject) => {

@@ -1,7 +1,7 @@
 import type { DeskEvent } from '../events/event.ts';
 import { organizationName } from '../events/event.ts';
 import type { Logger } from '../log.ts';
-import uWS, { type HttpResponse, type WebSocket, type us_listen_socket } from './uws.ts';
+import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us_listen_socket } from './uws.ts';
 
 interface Agent {
   organization: string;
@@ -18,6 +18,8 @@ export interface Gateway {
 export interface GatewayOptions {
   host: string;
   port: number;
+  /** Seconds of silence before a ping; a peer that does not answer is closed. */
+  idleTimeout: number;
   log: Logger;
 }
 
@@ -25,8 +27,6 @@ export interface GatewayOptions {
 const maxClientFrameBytes = 4 * 1024;
 /** A socket this far behind is cut off rather than buffered without bound. */
 const maxBackpressureBytes = 1024 * 1024;
-/** Seconds of silence before a ping; a peer that does not answer is closed. */
-const idleTimeoutSeconds = 60;
 
 const topic = (organization: string) => `org/${organization}`;
 
@@ -38,12 +38,12 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<WebSocket<Agent>>();
   const app = uWS.App();
 
-  const behavior: uWS.WebSocketBehavior<Agent> = {
+  const behavior: WebSocketBehavior<Agent> = {
     compression: uWS.DISABLED,
     maxPayloadLength: maxClientFrameBytes,
     maxBackpressure: maxBackpressureBytes,
     closeOnBackpressureLimit: 1,
-    idleTimeout: idleTimeoutSeconds,
+    idleTimeout: opts.idleTimeout,
     sendPingsAutomatically: true,
     upgrade(res, req, context) {
       const organization = req.getParameter(0) ?? '';

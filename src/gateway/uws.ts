@@ -14,4 +14,4 @@ if (!/\[native code\]/.test(String(uWS.App))) {
 }
 
 export default uWS;
-export type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_listen_socket } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket } from 'uWebSockets.js';
