@@ -82,6 +82,7 @@ describe('POST /api/send-message/', () => {
     ['no help_desk', '{"message": "hi"}', 400, 'invalid_body', 'help_desk'],
     ['a help_desk that is not a uuid', '{"message": "hi", "help_desk": "42"}', 400, 'invalid_body', 'help_desk'],
     ['a message that is not text', `{"message": 42, "help_desk": "${'00000000-0000-0000-0000-000000000000'}"}`, 400, 'invalid_body', 'message'],
+    ['a message with a NUL character', `{"message": "a\\u0000b", "help_desk": "00000000-0000-0000-0000-000000000000"}`, 400, 'invalid_body', 'message'],
     ['a file given as text', `{"message": "hi", "file": "/etc/passwd", "help_desk": "00000000-0000-0000-0000-000000000000"}`, 400, 'invalid_body', 'file'],
   ];
   for (const [name, body, status, code, field] of cases) {

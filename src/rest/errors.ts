@@ -61,8 +61,12 @@ export function errors(log: Logger): Middleware {
   };
 }
 
+/** postgres.js and socket errors that mean "the database is not there right now". */
+const unreachable = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03']);
+
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (unreachable.has((err as { code?: string }).code ?? '')) return new Unavailable('database is unreachable; try again');
   const e = err as { status?: number; httpCode?: number; type?: string; message?: string };
   const status = e.status ?? e.httpCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -21,6 +21,7 @@ const Body = z.object({
   // An empty message is no message, as in a form left blank.
   message: z
     .string()
+    .refine((m) => !m.includes('\u0000'), 'must not contain NUL characters (PostgreSQL text cannot hold them)')
     .nullish()
     .transform((m) => (m === '' ? null : (m ?? null))),
   // Files come as multipart parts, never as a string in the body.
