@@ -79,7 +79,7 @@ describe('POST /api/send-message/', () => {
     ['malformed JSON', '{"message": "hi", ', 400, 'invalid_json'],
     ['a JSON string', '"hi"', 400, 'invalid_json'],
     ['a JSON array', '[1, 2]', 400, 'invalid_body'],
-    ['no help_desk', '{"message": "hi"}', 400, 'invalid_body', 'help_desk'],
+    ['no help_desk', '{"message": "hi"}', 400, 'invalid_body', 'help_desk: is required'],
     ['a help_desk that is not a uuid', '{"message": "hi", "help_desk": "42"}', 400, 'invalid_body', 'help_desk'],
     ['a message that is not text', `{"message": 42, "help_desk": "${'00000000-0000-0000-0000-000000000000'}"}`, 400, 'invalid_body', 'message'],
     ['a message with a NUL character', `{"message": "a\\u0000b", "help_desk": "00000000-0000-0000-0000-000000000000"}`, 400, 'invalid_body', 'message'],

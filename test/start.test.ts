@@ -102,6 +102,13 @@ test('a bad setting stops the start with a clear message', async () => {
   assert.match(child.output(), /invalid configuration: .*DATABASE_URL.*PORT/s);
 });
 
+test('without the native uWebSockets.js binary, start refuses instead of running slowly', async () => {
+  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', UWS_USE_FALLBACK: '1' });
+  assert.equal(await exited(child), 1);
+  assert.match(child.output(), /slow JavaScript fallback/);
+  assert.doesNotMatch(child.output(), /deskwire is up/);
+});
+
 test('an unreachable database stops the start with a clear message', async () => {
   const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', PORT: '0', WS_PORT: '0' });
   assert.equal(await exited(child), 1);

@@ -7,9 +7,10 @@ import uWS from 'uWebSockets.js';
 if (!/\[native code\]/.test(String(uWS.App))) {
   const pkg = createRequire(import.meta.url)('uWebSockets.js/package.json') as { version: string };
   throw new Error(
-    `uWebSockets.js ${pkg.version} has no native binary for Node ${process.versions.node} ` +
-      `(${process.platform}-${process.arch}, ABI ${process.versions.modules}); ` +
-      'use a Node version it ships a binary for, or install the official build (see README).',
+    `uWebSockets.js ${pkg.version} is running its slow JavaScript fallback, not its native binary ` +
+      `(Node ${process.versions.node}, ${process.platform}-${process.arch}, ABI ${process.versions.modules}; ` +
+      'UWS_USE_FALLBACK also forces it): use a Node version it ships a binary for (16, 18, 20), ' +
+      'or install the official build (see README).',
   );
 }
 

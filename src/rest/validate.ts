@@ -7,5 +7,10 @@ export function validate<T extends z.ZodType>(schema: T, input: unknown, what: s
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join('.') || what;
-  throw new BadRequest(`invalid_${what}`, `${field}: ${issue.message}`);
+  const missing = issue.path.length > 0 && valueAt(input, issue.path) === undefined;
+  throw new BadRequest(`invalid_${what}`, `${field}: ${missing ? 'is required' : issue.message}`);
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined), input);
 }
