@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Router from '@koa/router';
-import type { File } from 'formidable';
 import type Koa from 'koa';
 import { koaBody } from 'koa-body';
 import type { Sql } from 'postgres';
@@ -64,7 +63,7 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
     const parts = Object.entries(ctx.request.files ?? {});
     if (parts.some(([field]) => field !== 'file')) throw new BadRequest('invalid_body', 'the only file part allowed is "file"');
     const found = parts[0]?.[1];
-    const upload: File | undefined = Array.isArray(found) ? found[0] : found;
+    const upload = Array.isArray(found) ? found[0] : found;
     if (input.message === null && !upload) throw new BadRequest('invalid_body', 'message or file is required');
 
     const file = upload ? await keepUpload(opts.mediaDir, upload.filepath, upload.originalFilename) : null;
