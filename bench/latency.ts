@@ -8,12 +8,14 @@
 //
 //   npm run bench [-- --events 1000 --rate 200 --sockets 10]   (--quick: 300 events)
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import WebSocket from 'ws';
+import { mintToken } from '../src/auth/tokens.ts';
 import { projectRoot } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -31,6 +33,7 @@ const events = args.quick ? 300 : Number(args.events);
 const rate = Number(args.rate);
 const socketCount = Number(args.sockets);
 const log = createLogger('warn');
+const secret = randomBytes(32).toString('base64url');
 
 /** Wall-clock now in microseconds, with sub-millisecond resolution. */
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -74,7 +77,7 @@ try {
   // 2. deskwire in its own process.
   server = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'main.ts')], {
     cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: url, PORT: '0', WS_PORT: '0', DATA_DIR: tmp, LOG_LEVEL: 'info' },
+    env: { ...process.env, DATABASE_URL: url, JWT_SECRET: secret, PORT: '0', WS_PORT: '0', DATA_DIR: tmp, LOG_LEVEL: 'info', WS_CONNECTIONS_PER_TOKEN: String(socketCount + 10) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const up = await new Promise<{ websocket: string }>((resolve, reject) => {
@@ -86,7 +89,8 @@ try {
     });
     server!.once('exit', () => reject(new Error(`deskwire exited:\n${out}`)));
   });
-  const wsUrl = up.websocket.replace('<organization>', 'bench');
+  const token = await mintToken(secret, { org: 'bench', sub: 'bench', ttlSeconds: 3600 });
+  const wsUrl = `${up.websocket.replace('<organization>', 'bench')}?token=${token}`;
 
   // 3. The receivers: S agent sockets and one bare LISTEN client.
   const gateway: number[] = [];

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -17,6 +18,16 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   maxBodyBytes: number;
   maxUploadBytes: number;
+  /** HS256 key of access tokens; '' when loaded only to reach the database. */
+  jwtSecret: string;
+  /** MIME types an upload may declare: exact (`application/pdf`) or a family (`image/*`). */
+  uploadTypes: string[];
+  /** REST writes per second per credential (bursts up to the same number). */
+  writeRateLimit: number;
+  /** Open sockets per credential; connection attempts are limited to as many per 10 s. */
+  wsConnectionsPerToken: number;
+  /** Origins allowed to open a browser socket; undefined: any. */
+  allowedOrigins: string[] | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -41,10 +52,26 @@ const Env = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: bytes.default(1048576),
   MAX_UPLOAD_BYTES: bytes.default(26214400),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (try: openssl rand -base64 48)').optional(),
+  UPLOAD_TYPES: z
+    .string()
+    .default('image/png,image/jpeg,image/gif,image/webp,audio/*,video/*,application/pdf,text/plain')
+    .transform((v) => v.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9.+-]+\/(\*|[a-z0-9.+-]+)$/, 'must be MIME types like image/* or application/pdf')).min(1)),
+  WRITE_RATE_LIMIT: z.coerce.number().int().positive().default(20),
+  WS_CONNECTIONS_PER_TOKEN: z.coerce.number().int().positive().default(20),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.url('must be origins like https://app.example.com')))
+    .optional(),
 });
 
-/** Reads `.env` (if present) under the real environment, which wins. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads `.env` (if present) under the real environment, which wins. `serve` (the
+ * server) needs the token secret; `database` (migrations, key management) does not.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve' | 'database' = 'serve'): Config {
   const file = resolve(process.cwd(), '.env');
   if (env === process.env && existsSync(file)) process.loadEnvFile(file);
   // An empty variable means "unset", as in most deployment tools.
@@ -56,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
+  if (purpose === 'serve' && e.DATABASE_URL && !e.JWT_SECRET) {
+    throw new ConfigError('invalid configuration: JWT_SECRET: is required with DATABASE_URL (try: openssl rand -base64 48)');
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     host: e.HOST,
@@ -67,5 +97,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    jwtSecret: e.JWT_SECRET ?? (e.DATABASE_URL ? '' : embeddedJwtSecret(dataDir)),
+    uploadTypes: e.UPLOAD_TYPES,
+    writeRateLimit: e.WRITE_RATE_LIMIT,
+    wsConnectionsPerToken: e.WS_CONNECTIONS_PER_TOKEN,
+    allowedOrigins: e.ALLOWED_ORIGINS?.map((o) => new URL(o).origin),
   };
+}
+
+/** In embedded mode a first run should just work: a secret made once, kept in DATA_DIR. */
+function embeddedJwtSecret(dataDir: string): string {
+  const file = resolve(dataDir, 'jwt.secret');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    try {
+      writeFileSync(file, randomBytes(48).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first
+    }
+  }
+  return readFileSync(file, 'utf8').trim();
 }

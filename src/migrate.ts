@@ -5,7 +5,7 @@ import { createLogger } from './log.ts';
 
 // `npm run migrate`: apply pending migrations and sql/ definitions, then exit.
 try {
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'database');
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, log);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
 import postgres from 'postgres';
 import type { Config } from './config.ts';
+import { createAuthenticator } from './auth/credentials.ts';
 import { listen } from './events/listener.ts';
-import { startGateway } from './gateway/sockets.ts';
+import { closeCodes, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
 import { prepareMediaDir } from './rest/media.ts';
@@ -25,9 +26,20 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     onnotice: () => {},
     connection: { application_name: 'deskwire' },
   });
-  const gateway = await startGateway({ host: config.host, port: config.wsPort, idleTimeout: config.wsIdleTimeout, log });
+  const authenticate = createAuthenticator(sql, config.jwtSecret);
+  const gateway = await startGateway({
+    host: config.host,
+    port: config.wsPort,
+    idleTimeout: config.wsIdleTimeout,
+    authenticate,
+    connectionsPerCredential: config.wsConnectionsPerToken,
+    allowedOrigins: config.allowedOrigins,
+    log,
+  });
   const listener = await listen(sql, gateway.publish, log);
-  const rest = createRestApp(sql, config, log);
+  // A revoked API key loses its open sockets at once, not at their next reconnect.
+  const revocations = await sql.listen('deskwire_revoked', (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'));
+  const rest = createRestApp(sql, authenticate, config, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
   });
@@ -42,6 +54,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await revocations.unlisten().catch(() => {});
       await listener.close();
       await sql.end({ timeout: 5 });
     },

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import postgres from 'postgres';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-import { connect, type TestSocket } from './helpers/socket.ts';
+import type { TestSocket } from './helpers/socket.ts';
 
 let server: TestServer;
 let acme: Desk;
@@ -20,7 +20,7 @@ const newMessageIds = (s: TestSocket) =>
   s.frames.filter((f) => f.type === 'new_message').map((f) => JSON.parse(f.data).uuid as string);
 
 test('1000 concurrent writes from 20 connections each arrive exactly once, at their organization only', async () => {
-  const sockets = { acme: [await connect(`${server.ws}/ws/chat/acme/`), await connect(`${server.ws}/ws/chat/acme/`)], globex: [await connect(`${server.ws}/ws/chat/globex/`)] };
+  const sockets = { acme: [await server.socket('acme'), await server.socket('acme')], globex: [await server.socket('globex')] };
   const writers = postgres(server.db.url, { max: 20, onnotice: () => {}, connection: { application_name: 'test-writers' } });
   try {
     const results = await Promise.all(

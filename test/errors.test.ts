@@ -29,47 +29,42 @@ async function refused(res: Response, status: number): Promise<string> {
 }
 
 const sendJson = (body: string, type = 'application/json') =>
-  fetch(`${server.rest}/api/send-message/`, { method: 'POST', headers: { 'content-type': type }, body });
-const sendForm = (form: FormData) => fetch(`${server.rest}/api/send-message/`, { method: 'POST', body: form });
+  server.fetch(`/api/send-message/`, { method: 'POST', headers: { 'content-type': type }, body });
+const sendForm = (form: FormData) => server.fetch(`/api/send-message/`, { method: 'POST', body: form });
 const messageCount = async () => Number((await server.db.sql`SELECT count(*) AS n FROM messages`)[0]!.n);
 const mediaFiles = async () => (await readdir(server.mediaDir, { recursive: true })).filter((f) => f !== '.incoming');
 
 describe('reads', () => {
-  test('listing without ?organization= is a 400 naming the field', async () => {
-    const res = await fetch(`${server.rest}/api/help-desks/`);
-    assert.equal(await refused(res, 400), 'invalid_query');
-  });
-
   for (const org of ['bad name', 'x'.repeat(65), "acme'--", '', 'a/b']) {
     test(`listing organization ${JSON.stringify(org.slice(0, 12))} is a 400`, async () => {
-      const res = await fetch(`${server.rest}/api/help-desks/?organization=${encodeURIComponent(org)}`);
+      const res = await server.fetch(`/api/help-desks/?organization=${encodeURIComponent(org)}`);
       assert.equal(await refused(res, 400), 'invalid_query');
     });
   }
 
   test('history of a malformed uuid is a 400', async () => {
-    const res = await fetch(`${server.rest}/api/help-desks/not-a-uuid/history/`);
+    const res = await server.fetch(`/api/help-desks/not-a-uuid/history/`);
     assert.equal(await refused(res, 400), 'invalid_path');
   });
 
   test('history of an unknown desk is a 404', async () => {
-    const res = await fetch(`${server.rest}/api/help-desks/00000000-0000-0000-0000-000000000000/history/`);
+    const res = await server.fetch(`/api/help-desks/00000000-0000-0000-0000-000000000000/history/`);
     assert.equal(await refused(res, 404), 'not_found');
   });
 
   test('an unknown route is a JSON 404', async () => {
-    assert.equal(await refused(await fetch(`${server.rest}/api/nope/`), 404), 'not_found');
+    assert.equal(await refused(await server.fetch(`/api/nope/`), 404), 'not_found');
   });
 
   test('a wrong method is a JSON 405', async () => {
-    assert.equal(await refused(await fetch(`${server.rest}/api/send-message/`), 405), 'method_not_allowed');
-    const del = await fetch(`${server.rest}/api/help-desks/?organization=acme`, { method: 'DELETE' });
+    assert.equal(await refused(await server.fetch(`/api/send-message/`), 405), 'method_not_allowed');
+    const del = await server.fetch(`/api/help-desks/?organization=acme`, { method: 'DELETE' });
     assert.equal(await refused(del, 405), 'method_not_allowed');
   });
 
   for (const path of ['/media/../package.json', '/media/%2e%2e/package.json', '/media/.incoming/x', '/media/missing.png', '/media/']) {
     test(`media ${path} is a 404`, async () => {
-      await refused(await fetch(`${server.rest}${path}`), 404);
+      await refused(await server.fetch(`${path}`), 404);
     });
   }
 });
@@ -105,7 +100,7 @@ describe('POST /api/send-message/', () => {
     const before = await messageCount();
     const form = new FormData();
     form.append('help_desk', '00000000-0000-0000-0000-000000000000');
-    form.append('file', new Blob(['abc']), 'a.txt');
+    form.append('file', new Blob(['abc'], { type: 'text/plain' }), 'a.txt');
     assert.equal(await refused(await sendForm(form), 404), 'not_found');
     assert.equal(await messageCount(), before);
     assert.deepEqual(await mediaFiles(), []);
@@ -151,6 +146,16 @@ describe('POST /api/send-message/', () => {
     await refused(res, 400);
   });
 
+  for (const type of ['text/html', 'application/x-msdownload', 'image/svg+xml', '']) {
+    test(`an upload declared ${JSON.stringify(type)} is a 415 (not in UPLOAD_TYPES) and leaves nothing`, async () => {
+      const form = new FormData();
+      form.append('help_desk', acme.deskId);
+      form.append('file', new Blob(['<script>alert(1)</script>'], { type }), 'page.html');
+      assert.equal(await refused(await sendForm(form), 415), 'unsupported_media_type');
+      assert.deepEqual(await mediaFiles(), []);
+    });
+  }
+
   test('a body of another type is a 415', async () => {
     const res = await sendJson('message=hi', 'text/plain');
     assert.equal(await refused(res, 415), 'unsupported_media_type');
@@ -161,7 +166,7 @@ describe('POST /api/send-message/', () => {
     assert.equal(ok.status, 201);
     const { uuid } = await ok.json();
     await sendJson('{broken');
-    const history = await (await fetch(`${server.rest}/api/help-desks/${acme.deskId}/history/`)).json();
+    const history = await (await server.fetch(`/api/help-desks/${acme.deskId}/history/`)).json();
     assert.equal(history[0].uuid, uuid);
   });
 });

@@ -19,13 +19,13 @@ after(() => server.close());
 const data = (f: Frame) => JSON.parse(f.data) as Record<string, any>;
 const ofType = (type: string, uuid?: string) => (f: Frame) => f.type === type && (!uuid || data(f).uuid === uuid);
 
-async function history(deskId: string): Promise<any[]> {
-  const res = await fetch(`${server.rest}/api/help-desks/${deskId}/history/`);
+async function history(deskId: string, org = 'acme'): Promise<any[]> {
+  const res = await server.fetch(`/api/help-desks/${deskId}/history/`, { org });
   assert.equal(res.status, 200);
   return res.json();
 }
 async function desks(organization: string): Promise<any[]> {
-  const res = await fetch(`${server.rest}/api/help-desks/?organization=${organization}`);
+  const res = await server.fetch(`/api/help-desks/?organization=${organization}`, { org: organization });
   assert.equal(res.status, 200);
   return res.json();
 }
@@ -35,9 +35,9 @@ describe('a row written with plain SQL', () => {
   let agentA2: TestSocket;
   let agentB: TestSocket;
   before(async () => {
-    agentA = await connect(`${server.ws}/ws/chat/acme/`);
-    agentA2 = await connect(`${server.ws}/ws/chat/acme`);
-    agentB = await connect(`${server.ws}/ws/chat/globex/`);
+    agentA = await server.socket('acme');
+    agentA2 = await server.socket('acme', '/ws/chat/acme');
+    agentB = await server.socket('globex');
   });
   after(async () => {
     await Promise.all([agentA.close(), agentA2.close(), agentB.close()]);
@@ -83,7 +83,7 @@ describe('a row written with plain SQL', () => {
     const updated = await agentB.next(ofType('update_message', row!.id));
     assert.equal(data(updated).status, 'read');
     assert.ok(data(updated).updated_at > data(updated).created_at, 'updated_at is kept by the database');
-    assert.deepEqual(data(updated), (await history(globex.deskId))[0]);
+    assert.deepEqual(data(updated), (await history(globex.deskId, 'globex'))[0]);
     const desk = await agentB.next((f) => f.type === 'update_helpdesk' && data(f).last_message.status === 'read');
     assert.deepEqual(data(desk), (await desks('globex'))[0]);
   });
@@ -152,8 +152,8 @@ describe('a row written with plain SQL', () => {
 
 describe('the socket', () => {
   test('frames sent by a client are never relayed to other clients', async () => {
-    const sender = await connect(`${server.ws}/ws/chat/acme/`);
-    const listener = await connect(`${server.ws}/ws/chat/acme/`);
+    const sender = await server.socket('acme');
+    const listener = await server.socket('acme');
     const forged = JSON.stringify({ type: 'new_message', data: JSON.stringify({ message: 'forged' }) });
     sender.raw.send(forged);
     sender.raw.send('not even json');
@@ -163,8 +163,8 @@ describe('the socket', () => {
   });
 
   test('an oversize client frame closes that socket only', async () => {
-    const noisy = await connect(`${server.ws}/ws/chat/acme/`);
-    const calm = await connect(`${server.ws}/ws/chat/acme/`);
+    const noisy = await server.socket('acme');
+    const calm = await server.socket('acme');
     const closed = new Promise<number>((resolve) => noisy.raw.once('close', (code) => resolve(code)));
     noisy.raw.send('x'.repeat(64 * 1024));
     // uWS drops the connection outright (1006) rather than negotiate a close.

@@ -3,7 +3,6 @@ import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-import { connect } from './helpers/socket.ts';
 
 let server: TestServer;
 let acme: Desk;
@@ -15,8 +14,8 @@ before(async () => {
 after(() => server.close());
 
 test('a dead peer is closed by the ping and idle timeout; a live idle one stays', { timeout: 60_000 }, async () => {
-  const live = await connect(`${server.ws}/ws/chat/acme/`);
-  const dead = await connect(`${server.ws}/ws/chat/acme/`);
+  const live = await server.socket('acme');
+  const dead = await server.socket('acme');
   let pinged = false;
   live.raw.on('ping', () => (pinged = true));
   // A peer that vanished: its socket reads nothing, so it never answers a ping.

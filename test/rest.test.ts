@@ -16,8 +16,9 @@ after(() => server.close());
 const isoWithOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function post(body: unknown) {
-  return fetch(`${server.rest}/api/send-message/`, {
+async function post(body: unknown, org = 'acme') {
+  return server.fetch(`/api/send-message/`, {
+    org,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -43,7 +44,7 @@ describe('the seed routes', () => {
   });
 
   test('POST accepts a form (urlencoded), as the seed did', async () => {
-    const res = await fetch(`${server.rest}/api/send-message/`, {
+    const res = await server.fetch(`/api/send-message/`, {
       method: 'POST',
       body: new URLSearchParams({ message: 'from a form', help_desk: acme.deskId }),
     });
@@ -56,12 +57,12 @@ describe('the seed routes', () => {
     form.append('message', 'see attached');
     form.append('help_desk', acme.deskId);
     form.append('file', new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])], { type: 'image/png' }), '../../etc/passwd.png');
-    const res = await fetch(`${server.rest}/api/send-message/`, { method: 'POST', body: form });
+    const res = await server.fetch(`/api/send-message/`, { method: 'POST', body: form });
     assert.equal(res.status, 201);
     const m = await res.json();
     assert.match(m.file, /^\/media\/[0-9a-f-]{36}\.png$/);
     assert.equal(m.message, 'see attached');
-    const served = await fetch(`${server.rest}${m.file}`);
+    const served = await server.fetch(`${m.file}`);
     assert.equal(served.status, 200);
     assert.deepEqual(new Uint8Array(await served.arrayBuffer()), new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
     assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
@@ -72,13 +73,16 @@ describe('the seed routes', () => {
   test('a file alone is a message; anything but a safe image is served as a download', async () => {
     const form = new FormData();
     form.append('help_desk', acme.deskId);
-    form.append('file', new Blob(['<script>alert(1)</script>'], { type: 'text/html' }), 'page.html');
-    const res = await fetch(`${server.rest}/api/send-message/`, { method: 'POST', body: form });
+    // Declared text/plain but named .html: stored and served by its declared type.
+    form.append('file', new Blob(['<script>alert(1)</script>'], { type: 'text/plain' }), 'page.html');
+    const res = await server.fetch(`/api/send-message/`, { method: 'POST', body: form });
     assert.equal(res.status, 201);
     const m = await res.json();
     assert.equal(m.message, null);
-    const served = await fetch(`${server.rest}${m.file}`);
+    assert.match(m.file, /^\/media\/[0-9a-f-]{36}\.txt$/);
+    const served = await server.fetch(`${m.file}`);
     assert.equal(served.status, 200);
+    assert.match(served.headers.get('content-type')!, /^text\/plain/);
     assert.match(served.headers.get('content-disposition')!, /^attachment/);
     assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
   });
@@ -87,7 +91,7 @@ describe('the seed routes', () => {
     const older = await createDesk(server.db.sql, 'listing', { name: 'Older', phone: '1' });
     const newer = await createDesk(server.db.sql, 'listing', { name: 'Newer', phone: '2' });
     await server.db.sql`INSERT INTO messages (help_desk_id, message, type) VALUES (${older.deskId}, 'Oi', 'received')`;
-    const res = await fetch(`${server.rest}/api/help-desks/?organization=listing`);
+    const res = await server.fetch(`/api/help-desks/?organization=listing`, { org: 'listing' });
     assert.equal(res.status, 200);
     const list = await res.json();
     assert.deepEqual(list.map((d: any) => d.uuid), [newer.deskId, older.deskId]);
@@ -103,7 +107,7 @@ describe('the seed routes', () => {
   });
 
   test('an organization with no desks lists []', async () => {
-    const res = await fetch(`${server.rest}/api/help-desks/?organization=nobody`);
+    const res = await server.fetch(`/api/help-desks/?organization=nobody`, { org: 'nobody' });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), []);
   });
@@ -111,21 +115,21 @@ describe('the seed routes', () => {
   test('GET /api/help-desks/<uuid>/history/ lists the messages newest first', async () => {
     const desk = await createDesk(server.db.sql, 'history');
     for (const text of ['one', 'two', 'three']) {
-      assert.equal((await post({ message: text, help_desk: desk.deskId })).status, 201);
+      assert.equal((await post({ message: text, help_desk: desk.deskId }, 'history')).status, 201);
     }
-    const res = await fetch(`${server.rest}/api/help-desks/${desk.deskId}/history/`);
+    const res = await server.fetch(`/api/help-desks/${desk.deskId}/history/`, { org: 'history' });
     assert.equal(res.status, 200);
     const list = await res.json();
     assert.deepEqual(list.map((m: any) => m.message), ['three', 'two', 'one']);
     // messages written in one transaction still come out in write order
     await server.db.sql`INSERT INTO messages (help_desk_id, message) SELECT ${desk.deskId}, 'batch ' || i FROM generate_series(1, 3) i`;
-    const again = await (await fetch(`${server.rest}/api/help-desks/${desk.deskId}/history`)).json();
+    const again = await (await server.fetch(`/api/help-desks/${desk.deskId}/history`, { org: 'history' })).json();
     assert.deepEqual(again.slice(0, 3).map((m: any) => m.message), ['batch 3', 'batch 2', 'batch 1']);
   });
 
   test('an empty desk has an empty history', async () => {
     const desk = await createDesk(server.db.sql, 'history');
-    const res = await fetch(`${server.rest}/api/help-desks/${desk.deskId}/history/`);
+    const res = await server.fetch(`/api/help-desks/${desk.deskId}/history/`, { org: 'history' });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), []);
   });
@@ -140,7 +144,7 @@ describe('the seed routes', () => {
   });
 
   test('GET /healthz answers 200 while the database answers', async () => {
-    const res = await fetch(`${server.rest}/healthz`);
+    const res = await server.fetch(`/healthz`, { org: null });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { status: 'ok' });
   });

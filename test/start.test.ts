@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
+import { mintToken } from '../src/auth/tokens.ts';
 import { projectRoot } from '../src/config.ts';
 
 const adminUrl = process.env.DESKWIRE_TEST_ADMIN_URL!;
+const secret = 'a-start-test-secret-of-enough-length-0123456789';
 const created: string[] = [];
 let tmp: string;
 
@@ -37,8 +39,10 @@ async function emptyDatabase(): Promise<string> {
 
 function run(script: 'main' | 'migrate', env: Record<string, string | undefined>): ChildProcess & { output: () => string } {
   const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
-  delete clean.DATABASE_URL;
-  if (env.DATABASE_URL) clean.DATABASE_URL = env.DATABASE_URL;
+  for (const name of ['DATABASE_URL', 'JWT_SECRET']) {
+    delete clean[name];
+    if (env[name]) clean[name] = env[name];
+  }
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', `${script}.ts`)], {
     cwd: projectRoot,
     env: clean as NodeJS.ProcessEnv,
@@ -69,14 +73,15 @@ async function upLine(child: ReturnType<typeof run>): Promise<{ rest: string; we
 
 test('with DATABASE_URL, start migrates an empty database, says where it listens, and serves', async () => {
   const url = await emptyDatabase();
-  const child = run('main', { DATABASE_URL: url, PORT: '0', WS_PORT: '0', DATA_DIR: join(tmp, 'a') });
+  const child = run('main', { DATABASE_URL: url, JWT_SECRET: secret, PORT: '0', WS_PORT: '0', DATA_DIR: join(tmp, 'a') });
   try {
     const up = await upLine(child);
     assert.match(up.rest, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(up.websocket, /^ws:\/\/127\.0\.0\.1:\d+\/ws\/chat\/<organization>\/$/);
     const health = await fetch(`${up.rest}/healthz`);
     assert.equal(health.status, 200);
-    const list = await fetch(`${up.rest}/api/help-desks/?organization=acme`);
+    const token = await mintToken(secret, { org: 'acme', sub: 'test', ttlSeconds: 60 });
+    const list = await fetch(`${up.rest}/api/help-desks/?organization=acme`, { headers: { authorization: `Bearer ${token}` } });
     assert.deepEqual(await list.json(), []);
   } finally {
     child.kill('SIGTERM');
@@ -93,7 +98,13 @@ test('npm run migrate applies migrations alone, and again is a no-op', async () 
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const tables = await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`;
   await sql.end();
-  assert.deepEqual(tables.map((t) => t.tablename), ['clients', 'help_desks', 'messages', 'organizations', 'pgmigrations']);
+  assert.deepEqual(tables.map((t) => t.tablename), ['api_keys', 'clients', 'help_desks', 'messages', 'organizations', 'pgmigrations']);
+});
+
+test('with DATABASE_URL, start refuses to run without JWT_SECRET', async () => {
+  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', JWT_SECRET: undefined });
+  assert.equal(await exited(child), 2);
+  assert.match(child.output(), /JWT_SECRET: is required with DATABASE_URL/);
 });
 
 test('a bad setting stops the start with a clear message', async () => {
@@ -103,14 +114,14 @@ test('a bad setting stops the start with a clear message', async () => {
 });
 
 test('without the native uWebSockets.js binary, start refuses instead of running slowly', async () => {
-  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', UWS_USE_FALLBACK: '1' });
+  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', JWT_SECRET: secret, UWS_USE_FALLBACK: '1' });
   assert.equal(await exited(child), 1);
   assert.match(child.output(), /slow JavaScript fallback/);
   assert.doesNotMatch(child.output(), /deskwire is up/);
 });
 
 test('an unreachable database stops the start with a clear message', async () => {
-  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', PORT: '0', WS_PORT: '0' });
+  const child = run('main', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', JWT_SECRET: secret, PORT: '0', WS_PORT: '0' });
   assert.equal(await exited(child), 1);
   assert.match(child.output(), /cannot reach the database/);
 });

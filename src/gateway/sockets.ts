@@ -1,3 +1,6 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { bearer, type Authenticate, type Principal } from '../auth/credentials.ts';
+import { Forbidden, HttpError, TooManyRequests } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
 import { organizationName } from '../events/event.ts';
 import type { Logger } from '../log.ts';
@@ -5,12 +8,16 @@ import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us
 
 interface Agent {
   organization: string;
+  credential: string;
+  expiresAt: number | undefined;
 }
 
 export interface Gateway {
   port: number;
   /** Sends an event to every socket of its organization, and to no other. */
   publish(event: DeskEvent): void;
+  /** Closes every socket opened with a credential (a revoked API key). */
+  disconnect(credential: string, code: number, reason: string): void;
   connections(): number;
   close(): void;
 }
@@ -20,6 +27,11 @@ export interface GatewayOptions {
   port: number;
   /** Seconds of silence before a ping; a peer that does not answer is closed. */
   idleTimeout: number;
+  authenticate: Authenticate;
+  /** Open sockets per credential; attempts are limited to as many per 10 s. */
+  connectionsPerCredential: number;
+  /** Origins allowed to open a browser socket; undefined: any. */
+  allowedOrigins: string[] | undefined;
   log: Logger;
 }
 
@@ -27,16 +39,41 @@ export interface GatewayOptions {
 const maxClientFrameBytes = 4 * 1024;
 /** A socket this far behind is cut off rather than buffered without bound. */
 const maxBackpressureBytes = 1024 * 1024;
+/** How often sockets whose token has expired are looked for. */
+const expirySweepMs = 10_000;
+
+export const closeCodes = { tokenExpired: 4001, revoked: 4003 } as const;
 
 const topic = (organization: string) => `org/${organization}`;
 
 /**
- * The WebSocket side: ws://HOST:WS_PORT/ws/chat/<organization>/. Each socket
- * subscribes to its organization's topic; uWS's own pub/sub does the fan-out.
+ * The WebSocket side: ws://HOST:WS_PORT/ws/chat/<organization>/?token=…
+ * The credential is checked in the upgrade, before the socket exists; each socket
+ * then subscribes to its organization's topic, and uWS's pub/sub does the fan-out.
  */
 export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<WebSocket<Agent>>();
+  const perCredential = new Map<string, number>();
+  const attempts = new RateLimiterMemory({ points: opts.connectionsPerCredential, duration: 10 });
   const app = uWS.App();
+
+  async function admit(organization: string, credential: string | undefined, origin: string): Promise<Principal> {
+    if (!organizationName.test(organization)) {
+      throw new HttpError(400, 'invalid_organization', 'organization must be 1-64 characters of A-Z a-z 0-9 _ . -');
+    }
+    if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin)) {
+      throw new Forbidden(`origin ${origin} may not open sockets here`);
+    }
+    const principal = await opts.authenticate(credential);
+    if (principal.organization !== organization) {
+      throw new Forbidden(`this token opens organization "${principal.organization}" only`);
+    }
+    const refused = await attempts.consume(principal.credential).then(() => false, () => true);
+    if (refused || (perCredential.get(principal.credential) ?? 0) >= opts.connectionsPerCredential) {
+      throw new TooManyRequests(`at most ${opts.connectionsPerCredential} sockets per credential`, 10);
+    }
+    return principal;
+  }
 
   const behavior: WebSocketBehavior<Agent> = {
     compression: uWS.DISABLED,
@@ -46,34 +83,64 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     idleTimeout: opts.idleTimeout,
     sendPingsAutomatically: true,
     upgrade(res, req, context) {
+      // uWS's req is only valid until the first await: read everything now.
       const organization = req.getParameter(0) ?? '';
-      if (!organizationName.test(organization)) {
-        return reply(res, '400 Bad Request', 'invalid_organization',
-          'organization must be 1-64 characters of A-Z a-z 0-9 _ . -');
-      }
-      res.upgrade<Agent>(
-        { organization },
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        context,
+      const credential = new URLSearchParams(req.getQuery() ?? '').get('token') ?? bearer(req.getHeader('authorization'));
+      const origin = req.getHeader('origin');
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      admit(organization, credential, origin).then(
+        (p) => {
+          if (aborted) return;
+          res.cork(() => {
+            res.upgrade<Agent>(
+              { organization, credential: p.credential, expiresAt: p.expiresAt },
+              key, protocol, extensions, context,
+            );
+          });
+        },
+        (err) => {
+          if (aborted) return;
+          const e = err instanceof HttpError ? err : new HttpError(503, 'unavailable', 'try again');
+          if (!(err instanceof HttpError)) opts.log.warn({ err }, 'socket admission failed');
+          reply(res, e);
+        },
       );
     },
     open(ws) {
+      const agent = ws.getUserData();
       sockets.add(ws);
-      ws.subscribe(topic(ws.getUserData().organization));
+      perCredential.set(agent.credential, (perCredential.get(agent.credential) ?? 0) + 1);
+      ws.subscribe(topic(agent.organization));
     },
     // Never relayed: the seed echoed client frames to the group, so anyone could forge events.
     message() {},
     close(ws) {
       sockets.delete(ws);
+      const { credential } = ws.getUserData();
+      const left = (perCredential.get(credential) ?? 1) - 1;
+      if (left > 0) perCredential.set(credential, left);
+      else perCredential.delete(credential);
     },
   };
 
   app
     .ws('/ws/chat/:organization/', behavior)
     .ws('/ws/chat/:organization', behavior)
-    .any('/*', (res) => reply(res, '404 Not Found', 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/'));
+    .any('/*', (res) => reply(res, new HttpError(404, 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
+
+  // A socket lives no longer than its token.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const ws of sockets) {
+      const { expiresAt } = ws.getUserData();
+      if (expiresAt !== undefined && expiresAt <= now) ws.end(closeCodes.tokenExpired, 'token expired');
+    }
+  }, expirySweepMs);
+  sweep.unref();
 
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
@@ -81,8 +148,12 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       resolve({
         port: uWS.us_socket_local_port(token),
         publish: (e) => void app.publish(topic(e.organization), e.frame, false, false),
+        disconnect(credential, code, reason) {
+          for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
+        },
         connections: () => sockets.size,
         close() {
+          clearInterval(sweep);
           uWS.us_listen_socket_close(token);
           for (const ws of sockets) ws.end(1001, 'server shutting down');
         },
@@ -91,11 +162,14 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 }
 
-function reply(res: HttpResponse, status: string, code: string, message: string): void {
+function reply(res: HttpResponse, e: HttpError): void {
   res.cork(() => {
-    res
-      .writeStatus(status)
-      .writeHeader('content-type', 'application/json')
-      .end(JSON.stringify({ error: { code, message } }));
+    res.writeStatus(`${e.status} ${statusText[e.status] ?? 'Error'}`).writeHeader('content-type', 'application/json');
+    if (e instanceof TooManyRequests) res.writeHeader('retry-after', String(e.retryAfterSeconds));
+    res.end(JSON.stringify({ error: { code: e.code, message: e.message } }));
   });
 }
+
+const statusText: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable',
+};

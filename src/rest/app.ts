@@ -1,8 +1,10 @@
 import Koa from 'koa';
 import type { Sql } from 'postgres';
+import type { Authenticate } from '../auth/credentials.ts';
 import type { Logger } from '../log.ts';
-import { errors } from './errors.ts';
-import { serveMedia } from './media.ts';
+import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
+import { errors } from './error-handler.ts';
+import { mediaFiles } from './media.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helpDeskRoutes } from './routes/help-desks.ts';
 import { sendMessageRoutes } from './routes/send-message.ts';
@@ -11,17 +13,29 @@ export interface RestOptions {
   mediaDir: string;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  uploadTypes: string[];
+  writeRateLimit: number;
 }
 
-/** The REST side: the seed's routes, /healthz and /media, on Koa. */
-export function createRestApp(sql: Sql, opts: RestOptions, log: Logger): Koa {
-  const app = new Koa();
+/** The REST side: /healthz open; the seed's routes and /media behind a credential. */
+export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOptions, log: Logger): Koa<AuthState> {
+  const app = new Koa<AuthState>();
   app.silent = true; // errors() logs what matters
   app.use(errors(log));
-  app.use(serveMedia(opts.mediaDir));
-  for (const router of [helpDeskRoutes(sql), sendMessageRoutes(sql, opts), healthRoutes(sql)]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+
+  const health = healthRoutes(sql);
+  app.use(health.routes()).use(health.allowedMethods({ throw: true }));
+
+  const api = authenticated(authenticate);
+  const media = authenticated(authenticate, { allowQueryToken: true });
+  const files = mediaFiles(sql, opts.mediaDir);
+  app.use((ctx, next) => {
+    if (ctx.path.startsWith('/media/')) return media(ctx, () => files(ctx, next));
+    return api(ctx, next);
+  });
+
+  for (const router of [helpDeskRoutes(sql), sendMessageRoutes(sql, opts, writeRateLimit(opts.writeRateLimit))]) {
+    app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   }
   return app;
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { BadRequest } from './errors.ts';
+import { BadRequest } from '../errors.ts';
 
 /** Parses caller input with a schema; a failure names the first offending field. */
 export function validate<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {

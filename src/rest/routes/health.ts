@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Sql } from 'postgres';
-import { Unavailable } from '../errors.ts';
+import { Unavailable } from '../../errors.ts';
 
 /** GET /healthz: 200 while the database answers, 503 when it does not. */
 export function healthRoutes(sql: Sql): Router {

@@ -5,14 +5,16 @@ import type Koa from 'koa';
 import { koaBody } from 'koa-body';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
-import { BadRequest, NotFound, UnsupportedMediaType } from '../errors.ts';
+import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
+import type { AuthState } from '../auth.ts';
 import { validate } from '../validate.ts';
 
 export interface SendMessageOptions {
   mediaDir: string;
   maxBodyBytes: number;
   maxUploadBytes: number;
+  uploadTypes: string[];
 }
 
 const Body = z.object({
@@ -28,8 +30,8 @@ const Body = z.object({
 });
 
 /** POST /api/send-message/: JSON, urlencoded or multipart; 201 with the Message. */
-export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
-  const router = new Router();
+export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions, limit: Koa.Middleware<AuthState>): Router<AuthState> {
+  const router = new Router<AuthState>();
   const limits = {
     multipart: true,
     jsonLimit: opts.maxBodyBytes,
@@ -55,7 +57,7 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
     }
   };
 
-  router.post(['/api/send-message', '/api/send-message/'], body, async (ctx) => {
+  router.post(['/api/send-message', '/api/send-message/'], limit, body, async (ctx) => {
     if (!ctx.is('json', 'urlencoded', 'multipart')) {
       throw new UnsupportedMediaType('send application/json, a form, or multipart/form-data');
     }
@@ -65,13 +67,17 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
     const found = parts[0]?.[1];
     const upload = Array.isArray(found) ? found[0] : found;
     if (input.message === null && !upload) throw new BadRequest('invalid_body', 'message or file is required');
+    if (upload && !accepts(opts.uploadTypes, upload.mimetype)) {
+      throw new UnsupportedMediaType(`file type ${upload.mimetype ?? 'unknown'} is not accepted (accepted: ${opts.uploadTypes.join(', ')})`);
+    }
 
-    const file = upload ? await keepUpload(opts.mediaDir, upload.filepath, upload.originalFilename) : null;
+    const file = upload ? await keepUpload(opts.mediaDir, upload.filepath, upload.mimetype!) : null;
     let row;
     try {
       [row] = await sql`
         INSERT INTO messages (help_desk_id, message, file, type, status)
-        SELECT d.id, ${input.message}, ${file}, 'sent', 'sending' FROM help_desks d WHERE d.id = ${input.help_desk}
+        SELECT d.id, ${input.message}, ${file}, 'sent', 'sending' FROM help_desks d
+        WHERE d.id = ${input.help_desk} AND d.organization = ${ctx.state.principal.organization}
         RETURNING deskwire.message_json(messages)::text AS body`;
     } finally {
       if (file && !row) await discard(opts.mediaDir, file);
@@ -83,4 +89,11 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions): Router {
   });
 
   return router;
+}
+
+/** Whether a declared MIME type matches the accepted list (`image/*` matches `image/png`). */
+function accepts(types: string[], mimetype: string | null | undefined): boolean {
+  const declared = (mimetype ?? '').toLowerCase().split(';')[0]!.trim();
+  const family = declared.split('/')[0] + '/*';
+  return declared !== '' && (types.includes(declared) || types.includes(family));
 }

@@ -1,46 +1,6 @@
 import type { Middleware } from 'koa';
+import { HttpError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable, UnsupportedMediaType } from '../errors.ts';
 import type { Logger } from '../log.ts';
-
-/** An error the caller caused or may retry: answered as {"error": {"code", "message"}}. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export class BadRequest extends HttpError {
-  constructor(code: string, message: string) {
-    super(400, code, message);
-  }
-}
-
-export class NotFound extends HttpError {
-  constructor(message = 'not found') {
-    super(404, 'not_found', message);
-  }
-}
-
-export class PayloadTooLarge extends HttpError {
-  constructor(message: string) {
-    super(413, 'too_large', message);
-  }
-}
-
-export class UnsupportedMediaType extends HttpError {
-  constructor(message: string) {
-    super(415, 'unsupported_media_type', message);
-  }
-}
-
-export class Unavailable extends HttpError {
-  constructor(message: string) {
-    super(503, 'unavailable', message);
-  }
-}
 
 /**
  * The one place errors become HTTP answers. Body parsers report caller mistakes
@@ -56,6 +16,8 @@ export function errors(log: Logger): Middleware {
       const e = toHttpError(err);
       if (e.status >= 500 && !(e instanceof Unavailable)) log.error({ err }, 'request failed');
       ctx.status = e.status;
+      if (e instanceof TooManyRequests) ctx.set('Retry-After', String(e.retryAfterSeconds));
+      if (e.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
       ctx.body = { error: { code: e.code, message: e.message } };
     }
   };
