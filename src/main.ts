@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
+import { demoInstructions } from './demo.ts';
 import { createLogger } from './log.ts';
 import { startDeskwire } from './server.ts';
 
@@ -28,12 +29,14 @@ try {
   process.exit(1);
 }
 
-const rest = `http://${config.host}:${deskwire.restPort}`;
-const websocket = `ws://${config.host}:${deskwire.wsPort}/ws/chat/<organization>/`;
+const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+const rest = `http://${host}:${deskwire.restPort}`;
+const websocket = `ws://${host}:${deskwire.wsPort}/ws/chat/<organization>/`;
 log.info(
   { rest, websocket, database: database.embedded ? 'embedded' : 'DATABASE_URL' },
   `deskwire is up: REST on ${rest}, WebSocket on ${websocket}`,
 );
+if (database.embedded) console.error(await demoInstructions(database.url, config.jwtSecret, rest, websocket));
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

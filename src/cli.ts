@@ -1,0 +1,110 @@
+// `npm run cli -- <command>`: organizations, API keys and access tokens.
+// Results go to stdout (a key or a token alone, for scripts); explanations to stderr.
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { createKey, listKeys, revokeKey } from './auth/keys.ts';
+import { mintToken } from './auth/tokens.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { organizationName } from './events/event.ts';
+import { createLogger } from './log.ts';
+
+const usage = `usage: npm run cli -- <command>
+
+  org create <name>                       create an organization
+  org list                                list organizations
+  key create --org <name> [--name <label>]  create an API key (printed once)
+  key list --org <name>                   list an organization's keys
+  key revoke <key id>                     revoke a key; its open sockets close
+  token --org <name> [--sub <who>] [--ttl <15m|1h|7d>]
+                                          mint an access token (default 1h, at most 30d)`;
+
+class UsageError extends Error {}
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
+const [noun, verb, arg] = positionals;
+
+try {
+  if (flags.help || !noun) throw new UsageError('');
+  const config = loadConfig(process.env, 'database');
+  if (noun === 'token') {
+    if (!config.jwtSecret) throw new ConfigError('JWT_SECRET is required to mint tokens');
+    const org = organization(flags.org);
+    const ttlSeconds = duration(flags.ttl ?? '1h');
+    console.log(await mintToken(config.jwtSecret, { org, sub: flags.sub ?? 'cli', ttlSeconds }));
+    console.error(`token for organization "${org}", subject "${flags.sub ?? 'cli'}", valid ${flags.ttl ?? '1h'}`);
+  } else if (noun === 'org' || noun === 'key') {
+    await withDatabase(config, (sql) => (noun === 'org' ? orgCommand(sql) : keyCommand(sql)));
+  } else {
+    throw new UsageError(`unknown command: ${noun}`);
+  }
+} catch (err) {
+  if (err instanceof UsageError) {
+    if (err.message) console.error(`deskwire: ${err.message}\n`);
+    console.error(usage);
+    process.exit(2);
+  }
+  console.error(`deskwire: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+async function orgCommand(sql: postgres.Sql): Promise<void> {
+  if (verb === 'create') {
+    const name = organization(arg);
+    const rows = await sql`INSERT INTO organizations (name) VALUES (${name}) ON CONFLICT DO NOTHING RETURNING name`;
+    console.error(rows.length ? `created organization "${name}"` : `organization "${name}" already exists`);
+  } else if (verb === 'list') {
+    for (const { name } of await sql`SELECT name FROM organizations ORDER BY name`) console.log(name);
+  } else throw new UsageError(`unknown org command: ${verb ?? '(none)'}`);
+}
+
+async function keyCommand(sql: postgres.Sql): Promise<void> {
+  if (verb === 'create') {
+    const org = organization(flags.org);
+    const [exists] = await sql`SELECT 1 FROM organizations WHERE name = ${org}`;
+    if (!exists) throw new Error(`organization "${org}" does not exist (npm run cli -- org create ${org})`);
+    const { id, key } = await createKey(sql, org, flags.name ?? '');
+    console.log(key);
+    console.error(`created API key ${id} for "${org}". It is shown this once: store it now.`);
+  } else if (verb === 'list') {
+    const org = organization(flags.org);
+    for (const k of await listKeys(sql, org)) {
+      console.log(`${k.id}  ${k.revoked_at ? 'revoked ' + k.revoked_at.toISOString() : 'active'}  created ${k.created_at.toISOString()}  ${k.name}`);
+    }
+  } else if (verb === 'revoke') {
+    if (!arg || !/^[0-9a-f-]{36}$/i.test(arg)) throw new UsageError('key revoke needs a key id (see key list)');
+    if (!(await revokeKey(sql, arg))) throw new Error(`no active key ${arg}`);
+    console.error(`revoked API key ${arg}`);
+  } else throw new UsageError(`unknown key command: ${verb ?? '(none)'}`);
+}
+
+async function withDatabase(config: ReturnType<typeof loadConfig>, run: (sql: postgres.Sql) => Promise<void>): Promise<void> {
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const database = await openDatabase(config, log);
+  const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  try {
+    await migrate(database.url, log);
+    await run(sql);
+  } finally {
+    await sql.end();
+    await database.stop();
+  }
+}
+
+function organization(name: string | undefined): string {
+  if (!name) throw new UsageError('an organization is required (--org <name>)');
+  if (!organizationName.test(name)) throw new UsageError('organization names are 1-64 characters of A-Z a-z 0-9 _ . -');
+  return name;
+}
+
+function duration(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text);
+  if (!match) throw new UsageError('--ttl takes a number and a unit: 90s, 15m, 1h, 7d');
+  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  if (seconds < 1 || seconds > 30 * 86400) throw new UsageError('--ttl must be between 1s and 30d');
+  return seconds;
+}
