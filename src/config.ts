@@ -28,6 +28,8 @@ export interface Config {
   wsConnectionsPerToken: number;
   /** Origins allowed to open a browser socket; undefined: any. */
   allowedOrigins: string[] | undefined;
+  /** Failed authentications per minute per address before it gets 429s. */
+  authFailuresPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -60,6 +62,7 @@ const Env = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9.+-]+\/(\*|[a-z0-9.+-]+)$/, 'must be MIME types like image/* or application/pdf')).min(1)),
   WRITE_RATE_LIMIT: z.coerce.number().int().positive().default(20),
   WS_CONNECTIONS_PER_TOKEN: z.coerce.number().int().positive().default(20),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(60),
   ALLOWED_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
@@ -102,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     writeRateLimit: e.WRITE_RATE_LIMIT,
     wsConnectionsPerToken: e.WS_CONNECTIONS_PER_TOKEN,
     allowedOrigins: e.ALLOWED_ORIGINS?.map((o) => new URL(o).origin),
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
   };
 }
 

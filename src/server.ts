@@ -26,7 +26,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     onnotice: () => {},
     connection: { application_name: 'deskwire' },
   });
-  const authenticate = createAuthenticator(sql, config.jwtSecret);
+  const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
   const gateway = await startGateway({
     host: config.host,
     port: config.wsPort,

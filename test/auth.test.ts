@@ -184,6 +184,23 @@ describe('limits', () => {
     ok.close();
   });
 
+  test('an address that keeps failing to authenticate gets 429s, even with a good token, on REST and socket', async () => {
+    const strict = await startTestServer({ AUTH_FAILURES_PER_MINUTE: '5' });
+    try {
+      const good = await strict.token('acme');
+      assert.equal((await strict.fetch('/api/help-desks/')).status, 200);
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await fetch(`${strict.rest}/api/help-desks/`, { headers: { authorization: `Bearer dwk_guess${i}` } })).status, 401);
+      }
+      const blocked = await fetch(`${strict.rest}/api/help-desks/`, { headers: { authorization: `Bearer ${good}` } });
+      assert.equal(await refused(blocked, 429), 'too_many_requests');
+      assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+      await assert.rejects(connect(`${strict.ws}/ws/chat/acme/?token=${good}`), /upgrade refused: 429/);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test('a socket is closed (4001) when its token expires', { timeout: 30_000 }, async () => {
     const token = await server.token('acme', { sub: 'short', ttlSeconds: 2 });
     const socket = await connect(`${server.ws}/ws/chat/acme/?token=${token}`);

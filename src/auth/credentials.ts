@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
-import { Unauthorized } from '../errors.ts';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { TooManyRequests, Unauthorized } from '../errors.ts';
 import { findKey, keyPrefix } from './keys.ts';
 import { verifyToken } from './tokens.ts';
 
@@ -13,12 +14,34 @@ export interface Principal {
   expiresAt: number | undefined;
 }
 
-export type Authenticate = (credential: string | undefined) => Promise<Principal>;
+/** `from` is the caller's address: too many failures from it are refused unchecked. */
+export type Authenticate = (credential: string | undefined, from: string) => Promise<Principal>;
 
 const maxCredentialLength = 4096;
 
-/** Accepts an access token (JWT) or an API key; anything else is Unauthorized. */
-export function createAuthenticator(sql: Sql, jwtSecret: string): Authenticate {
+/**
+ * Accepts an access token (JWT) or an API key; anything else is Unauthorized. An
+ * address that keeps failing (guessing keys, each a database lookup) is answered
+ * 429 without a check until a minute has passed.
+ */
+export function createAuthenticator(sql: Sql, jwtSecret: string, failuresPerMinute: number): Authenticate {
+  const failures = new RateLimiterMemory({ points: failuresPerMinute, duration: 60 });
+  const check = verify(sql, jwtSecret);
+  return async (credential, from) => {
+    const record = await failures.get(from);
+    if (record && record.consumedPoints >= failuresPerMinute) {
+      throw new TooManyRequests('too many failed authentications from this address', Math.max(1, Math.ceil(record.msBeforeNext / 1000)));
+    }
+    try {
+      return await check(credential);
+    } catch (err) {
+      if (err instanceof Unauthorized) await failures.penalty(from);
+      throw err;
+    }
+  };
+}
+
+function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) => Promise<Principal> {
   return async (credential) => {
     if (!credential) throw new Unauthorized('a token is required: Authorization: Bearer <token>');
     if (credential.length > maxCredentialLength) throw new Unauthorized('token is malformed');

@@ -57,14 +57,14 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const attempts = new RateLimiterMemory({ points: opts.connectionsPerCredential, duration: 10 });
   const app = uWS.App();
 
-  async function admit(organization: string, credential: string | undefined, origin: string): Promise<Principal> {
+  async function admit(organization: string, credential: string | undefined, origin: string, from: string): Promise<Principal> {
     if (!organizationName.test(organization)) {
       throw new HttpError(400, 'invalid_organization', 'organization must be 1-64 characters of A-Z a-z 0-9 _ . -');
     }
     if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin)) {
       throw new Forbidden(`origin ${origin} may not open sockets here`);
     }
-    const principal = await opts.authenticate(credential);
+    const principal = await opts.authenticate(credential, from);
     if (principal.organization !== organization) {
       throw new Forbidden(`this token opens organization "${principal.organization}" only`);
     }
@@ -87,12 +87,13 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const organization = req.getParameter(0) ?? '';
       const credential = new URLSearchParams(req.getQuery() ?? '').get('token') ?? bearer(req.getHeader('authorization'));
       const origin = req.getHeader('origin');
+      const from = Buffer.from(res.getRemoteAddressAsText()).toString();
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
       res.onAborted(() => (aborted = true));
-      admit(organization, credential, origin).then(
+      admit(organization, credential, origin, from).then(
         (p) => {
           if (aborted) return;
           res.cork(() => {

@@ -14,7 +14,7 @@ export interface AuthState {
 export function authenticated(authenticate: Authenticate, opts: { allowQueryToken?: boolean } = {}): Middleware<AuthState> {
   return async (ctx, next) => {
     const fromQuery = opts.allowQueryToken && typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    ctx.state.principal = await authenticate(bearer(ctx.get('authorization')) ?? fromQuery);
+    ctx.state.principal = await authenticate(bearer(ctx.get('authorization')) ?? fromQuery, ctx.ip);
     await next();
   };
 }

@@ -40,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     // Tests write fast on purpose; the limits have tests of their own.
     WRITE_RATE_LIMIT: '100000',
     WS_CONNECTIONS_PER_TOKEN: '1000',
+    AUTH_FAILURES_PER_MINUTE: '100000',
     ...env,
   });
   const app = await startDeskwire(config, db.url, createLogger(config.logLevel));
