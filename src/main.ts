@@ -1,9 +1,9 @@
 import { ConfigError, loadConfig } from './config.ts';
-import { openDatabase } from './db/database.ts';
+import { type Database, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { demoInstructions } from './demo.ts';
 import { createLogger } from './log.ts';
-import { startDeskwire } from './server.ts';
+import { type Deskwire, startDeskwire } from './server.ts';
 
 let config;
 try {
@@ -15,8 +15,22 @@ try {
 }
 const log = createLogger(config.logLevel);
 
-let database;
-let deskwire;
+let database: Database | undefined;
+let deskwire: Deskwire | undefined;
+
+// Installed before anything starts, so a signal at any moment stops what exists.
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await deskwire?.close();
+    await database?.stop();
+    process.exit(0);
+  });
+}
+
 try {
   database = await openDatabase(config, log);
   await migrate(database.url, log);
@@ -37,15 +51,3 @@ log.info(
   `deskwire is up: REST on ${rest}, WebSocket on ${websocket}`,
 );
 if (database.embedded) console.error(await demoInstructions(database.url, config.jwtSecret, rest, websocket));
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await deskwire.close();
-    await database.stop();
-    process.exit(0);
-  });
-}
