@@ -27,7 +27,32 @@ CREATE TABLE clients (
 );
 CREATE INDEX clients_organization_idx ON public.clients USING btree (organization);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
-CREATE TRIGGER _900_notify_update AFTER UPDATE ON public.clients REFERENCING NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_clients_updated();
+CREATE TRIGGER _800_events_update AFTER UPDATE ON public.clients REFERENCING NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_clients_updated();
+
+CREATE TABLE event_log (
+  singleton boolean NOT NULL DEFAULT true,
+  pruned_through bigint NOT NULL DEFAULT 0,
+  CONSTRAINT event_log_pkey PRIMARY KEY (singleton),
+  CONSTRAINT event_log_singleton_check CHECK (singleton)
+);
+
+CREATE TABLE events (
+  id bigint NOT NULL,
+  position bigint,
+  organization text NOT NULL,
+  type text NOT NULL,
+  ref uuid NOT NULL,
+  data json NOT NULL,
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT _900_notify TRIGGER DEFERRABLE INITIALLY DEFERRED,
+  CONSTRAINT events_pkey PRIMARY KEY (id),
+  CONSTRAINT events_position_key UNIQUE ("position")
+);
+CREATE INDEX events_created_at_idx ON public.events USING btree (created_at);
+CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
+CREATE INDEX events_unpositioned_idx ON public.events USING btree (xid, id) WHERE ("position" IS NULL);
+CREATE CONSTRAINT TRIGGER _900_notify AFTER INSERT ON public.events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION deskwire.position_events();
 
 CREATE TABLE help_desks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -42,8 +67,8 @@ CREATE INDEX help_desks_client_id_idx ON public.help_desks USING btree (client_i
 CREATE INDEX help_desks_organization_created_at_idx ON public.help_desks USING btree (organization, created_at DESC, id DESC);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _110_organization BEFORE INSERT ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.help_desk_organization();
-CREATE TRIGGER _900_notify_insert AFTER INSERT ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_help_desks_changed();
-CREATE TRIGGER _900_notify_update AFTER UPDATE ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_help_desks_changed();
+CREATE TRIGGER _800_events_insert AFTER INSERT ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_help_desks_changed();
+CREATE TRIGGER _800_events_update AFTER UPDATE ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_help_desks_changed();
 
 CREATE TABLE messages (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -63,9 +88,9 @@ CREATE TABLE messages (
 CREATE INDEX messages_file_idx ON public.messages USING btree (file) WHERE (file IS NOT NULL);
 CREATE INDEX messages_help_desk_id_created_at_idx ON public.messages USING btree (help_desk_id, created_at DESC, id DESC);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
-CREATE TRIGGER _900_notify_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_messages_deleted();
-CREATE TRIGGER _900_notify_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_messages_inserted();
-CREATE TRIGGER _900_notify_update AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_messages_updated();
+CREATE TRIGGER _800_events_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_deleted();
+CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_inserted();
+CREATE TRIGGER _800_events_update AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_updated();
 
 CREATE TABLE organizations (
   name text NOT NULL,
@@ -75,18 +100,18 @@ CREATE TABLE organizations (
 );
 
 FUNCTION deskwire.client_json(c clients) RETURNS json;
-FUNCTION deskwire.event(org text, type text, ref uuid, data json) RETURNS text;
-FUNCTION deskwire.help_desk_event(d help_desks) RETURNS text;
 FUNCTION deskwire.help_desk_json(d help_desks) RETURNS json;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
 FUNCTION deskwire.last_message(desk_id uuid) RETURNS messages;
+FUNCTION deskwire.log_clients_updated() RETURNS trigger;
+FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void;
+FUNCTION deskwire.log_help_desks_changed() RETURNS trigger;
+FUNCTION deskwire.log_messages_deleted() RETURNS trigger;
+FUNCTION deskwire.log_messages_inserted() RETURNS trigger;
+FUNCTION deskwire.log_messages_updated() RETURNS trigger;
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS json;
 FUNCTION deskwire.notify(events text[]) RETURNS void;
-FUNCTION deskwire.notify_clients_updated() RETURNS trigger;
-FUNCTION deskwire.notify_help_desks_changed() RETURNS trigger;
-FUNCTION deskwire.notify_messages_deleted() RETURNS trigger;
-FUNCTION deskwire.notify_messages_inserted() RETURNS trigger;
-FUNCTION deskwire.notify_messages_updated() RETURNS trigger;
+FUNCTION deskwire.position_events() RETURNS trigger;
 FUNCTION deskwire.touch_updated_at() RETURNS trigger;

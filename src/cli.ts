@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createKey, listKeys, revokeKey } from './auth/keys.ts';
 import { mintToken } from './auth/tokens.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, parseDuration } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { organizationName } from './events/event.ts';
@@ -102,9 +102,8 @@ function organization(name: string | undefined): string {
 }
 
 function duration(text: string): number {
-  const match = /^(\d+)([smhd])$/.exec(text);
-  if (!match) throw new UsageError('--ttl takes a number and a unit: 90s, 15m, 1h, 7d');
-  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  if (seconds < 1 || seconds > 30 * 86400) throw new UsageError('--ttl must be between 1s and 30d');
+  const seconds = parseDuration(text);
+  if (seconds === undefined) throw new UsageError('--ttl takes a number and a unit: 90s, 15m, 1h, 7d');
+  if (seconds > 30 * 86400) throw new UsageError('--ttl must be between 1s and 30d');
   return seconds;
 }

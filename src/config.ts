@@ -30,6 +30,8 @@ export interface Config {
   allowedOrigins: string[] | undefined;
   /** Failed authentications per minute per address before it gets 429s. */
   authFailuresPerMinute: number;
+  /** How long events stay in the log for resumes. */
+  eventRetentionSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -63,6 +65,10 @@ const Env = z.object({
   WRITE_RATE_LIMIT: z.coerce.number().int().positive().default(20),
   WS_CONNECTIONS_PER_TOKEN: z.coerce.number().int().positive().default(20),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  EVENT_RETENTION: z
+    .string()
+    .default('24h')
+    .transform((v, ctx) => parseDuration(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be a duration like 30m, 24h or 7d' }), z.NEVER)),
   ALLOWED_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
@@ -106,7 +112,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     wsConnectionsPerToken: e.WS_CONNECTIONS_PER_TOKEN,
     allowedOrigins: e.ALLOWED_ORIGINS?.map((o) => new URL(o).origin),
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    eventRetentionSeconds: e.EVENT_RETENTION,
   };
+}
+
+/** "90s", "15m", "24h", "7d" -> seconds; undefined when it is none of those. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return seconds > 0 ? seconds : undefined;
 }
 
 /** In embedded mode a first run should just work: a secret made once, kept in DATA_DIR. */

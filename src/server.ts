@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import postgres from 'postgres';
-import type { Config } from './config.ts';
 import { createAuthenticator } from './auth/credentials.ts';
-import { listen } from './events/listener.ts';
+import type { Config } from './config.ts';
+import { streamEvents } from './events/listener.ts';
+import { replay } from './events/replay.ts';
+import { pruneEvents } from './events/retention.ts';
 import { closeCodes, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
@@ -11,13 +13,17 @@ import { prepareMediaDir } from './rest/media.ts';
 export interface Deskwire {
   restPort: number;
   wsPort: number;
+  /** Stops accepting, closes sockets (1001), lets requests in flight finish. */
   close(): Promise<void>;
 }
 
+/** How long requests in flight may take to finish at shutdown. */
+const drainMs = 10_000;
+
 /**
  * Wires the two flows on one migrated database:
- *   route -> SQL -> trigger            (REST writes rows)
- *   trigger -> NOTIFY -> listener -> topic -> socket
+ *   route -> SQL -> trigger -> events             (REST writes rows)
+ *   events -> NOTIFY -> listener -> topic -> socket
  */
 export async function startDeskwire(config: Config, databaseUrl: string, log: Logger): Promise<Deskwire> {
   await prepareMediaDir(config.mediaDir);
@@ -27,6 +33,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     connection: { application_name: 'deskwire' },
   });
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
+  let published = () => 0;
   const gateway = await startGateway({
     host: config.host,
     port: config.wsPort,
@@ -34,11 +41,18 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     authenticate,
     connectionsPerCredential: config.wsConnectionsPerToken,
     allowedOrigins: config.allowedOrigins,
+    published: () => published(),
+    replay: (organization, since, upto) => replay(sql, organization, since, upto),
     log,
   });
-  const listener = await listen(sql, gateway.publish, log);
-  // A revoked API key loses its open sockets at once, not at their next reconnect.
-  const revocations = await sql.listen('deskwire_revoked', (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'));
+  const events = await streamEvents(databaseUrl, sql, {
+    onEvent: gateway.publish,
+    // A revoked API key loses its open sockets at once, not at their next reconnect.
+    channels: { deskwire_revoked: (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked') },
+    log,
+  });
+  published = events.position;
+  const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const rest = createRestApp(sql, authenticate, config, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
@@ -49,13 +63,20 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     restPort,
     wsPort: gateway.port,
     async close() {
+      pruning.stop();
       gateway.close();
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const force = setTimeout(() => {
+          log.warn('requests still in flight after the drain time; closing them');
+          server.closeAllConnections();
+        }, drainMs);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         server.closeIdleConnections();
       });
-      await revocations.unlisten().catch(() => {});
-      await listener.close();
+      await events.close();
       await sql.end({ timeout: 5 });
     },
   };

@@ -48,8 +48,9 @@ describe('a row written with plain SQL', () => {
       INSERT INTO messages (help_desk_id, message, type) VALUES (${acme.deskId}, 'Oi', 'received') RETURNING id`;
     const frame = await agentA.next(ofType('new_message', row!.id));
     const frame2 = await agentA2.next(ofType('new_message', row!.id));
-    assert.deepEqual(Object.keys(frame).sort(), ['data', 'type']);
+    assert.deepEqual(Object.keys(frame).sort(), ['data', 'id', 'type']);
     assert.equal(typeof frame.data, 'string', 'data is a JSON string, as the seed sent it');
+    assert.match(String(frame.id), /^\d+$/, 'id: the position to resume from, as a string');
     assert.deepEqual(frame2, frame);
     const [rest] = await history(acme.deskId);
     assert.deepEqual(data(frame), rest);

@@ -1,75 +1,108 @@
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
+import { holdListenConnection } from './connection.ts';
 import { type DeskEvent, type EventType, eventTypes, organizationName, toFrame } from './event.ts';
 
-export const channel = 'deskwire';
-
-/** An element of a NOTIFY payload: the object inline, or a reference when it was too large. */
+/** An element of a NOTIFY payload (sql/040_notify.sql). */
 interface Notified {
   org: string;
+  id: number;
   type: EventType;
   data?: unknown;
-  ref?: string;
+  /** Too large for a NOTIFY: read its data from the log. */
+  large?: true;
 }
 
-export interface Listener {
+export interface EventStream {
+  /** The highest position handed to onEvent: every event up to it was handed over. */
+  position(): number;
+  connected(): boolean;
   close(): Promise<void>;
 }
 
+export interface StreamOptions {
+  onEvent(e: DeskEvent): void;
+  /** Other channels on the same LISTEN connection. */
+  channels?: Record<string, (payload: string) => void>;
+  log: Logger;
+}
+
+const catchUpBatch = 500;
+
 /**
- * LISTENs on the `deskwire` channel over one connection and hands each event, in
- * the order PostgreSQL delivered them, to `onEvent`. Objects too large for a
- * NOTIFY arrive as references; they are read with the same SQL functions the
- * REST routes use, and the events after them wait, so the order holds.
+ * Every committed event, once, in position order, to onEvent. Live events come by
+ * NOTIFY; after the LISTEN connection (re)opens, whatever was committed while it
+ * was down is read from the log. Positions already handed over are skipped, so the
+ * seam between the two gives no duplicate and no gap.
  */
-export async function listen(sql: Sql, onEvent: (e: DeskEvent) => void, log: Logger): Promise<Listener> {
+export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): Promise<EventStream> {
+  const [{ last }] = (await sql`SELECT coalesce(max(position), 0)::bigint AS last FROM events`) as unknown as [{ last: string }];
+  let position = Number(last);
+  // Payloads are handled one after another: a large event read from the log holds
+  // back the ones after it, and a catch-up holds back the notifications behind it.
   let queue: Promise<void> = Promise.resolve();
   let pending = 0;
+  const enqueue = (work: () => Promise<void> | void) => {
+    pending++;
+    queue = queue
+      .then(work)
+      .catch((err) => opts.log.error({ err }, 'event delivery failed'))
+      .finally(() => pending--);
+    return queue;
+  };
 
-  const deliver = async (items: Notified[]) => {
-    for (const item of items) {
-      const data = item.ref === undefined ? item.data : await read(sql, item.type, item.ref);
-      if (data === undefined) {
-        log.debug({ item }, 'referenced row is gone; event dropped');
-        continue;
-      }
-      onEvent({ organization: item.org, type: item.type, frame: toFrame(item.type, data) });
+  const deliver = (e: { org: string; id: number; type: EventType; data: unknown }) => {
+    if (e.id <= position) return; // already handed over (live and catch-up overlap)
+    position = e.id;
+    opts.onEvent({ organization: e.org, position: e.id, type: e.type, frame: toFrame(e.type, e.data, e.id) });
+  };
+
+  const catchUp = async () => {
+    for (;;) {
+      const rows = await sql<{ position: string; organization: string; type: EventType; data: unknown }[]>`
+        SELECT position, organization, type, data FROM events
+        WHERE position > ${position} ORDER BY position LIMIT ${catchUpBatch}`;
+      for (const r of rows) deliver({ org: r.organization, id: Number(r.position), type: r.type, data: r.data });
+      if (rows.length < catchUpBatch) return;
     }
   };
 
   const onPayload = (payload: string) => {
     const items = parse(payload);
     if (!items) {
-      log.warn({ payload: payload.slice(0, 200) }, 'ignored a malformed NOTIFY on the deskwire channel');
+      opts.log.warn({ payload: payload.slice(0, 200) }, 'ignored a malformed NOTIFY on the deskwire channel');
       return;
     }
-    // The common case, small objects and nothing queued, goes out synchronously.
-    if (pending === 0 && items.every((i) => i.ref === undefined)) {
-      for (const i of items) onEvent({ organization: i.org, type: i.type, frame: toFrame(i.type, i.data) });
+    // The common case, small events and nothing queued, goes out synchronously.
+    if (pending === 0 && items.every((i) => !i.large)) {
+      for (const i of items) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
       return;
     }
-    pending++;
-    queue = queue
-      .then(() => deliver(items))
-      .catch((err) => log.error({ err }, 'could not read a referenced event'))
-      .finally(() => pending--);
+    void enqueue(async () => {
+      for (const i of items) {
+        if (!i.large) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
+        else if (i.id > position) {
+          const [row] = await sql`SELECT data FROM events WHERE position = ${i.id}`;
+          if (row) deliver({ org: i.org, id: i.id, type: i.type, data: row.data });
+        }
+      }
+    });
   };
 
-  const { unlisten } = await sql.listen(channel, onPayload, () => log.debug({ channel }, 'listening'));
+  const connection = holdListenConnection(url, {
+    channels: { ...opts.channels, deskwire: onPayload },
+    onListening: () => enqueue(catchUp),
+    log: opts.log,
+  });
+
   return {
+    position: () => position,
+    connected: connection.connected,
     async close() {
-      await unlisten().catch(() => {}); // the connection may already be gone
+      await connection.close();
       await queue;
     },
   };
-}
-
-async function read(sql: Sql, type: EventType, ref: string): Promise<unknown> {
-  const rows =
-    type === 'update_helpdesk'
-      ? await sql`SELECT deskwire.help_desk_json(d) AS data FROM help_desks d WHERE d.id = ${ref}`
-      : await sql`SELECT deskwire.message_json(m) AS data FROM messages m WHERE m.id = ${ref}`;
-  return rows[0]?.data;
 }
 
 function parse(payload: string): Notified[] | undefined {
@@ -86,8 +119,9 @@ function parse(payload: string): Notified[] | undefined {
       i !== null &&
       typeof i.org === 'string' &&
       organizationName.test(i.org) &&
+      Number.isSafeInteger(i.id) &&
       eventTypes.includes(i.type) &&
-      (typeof i.ref === 'string' || (i.data !== undefined && i.data !== null)),
+      (i.large === true || (i.data !== undefined && i.data !== null)),
   );
   return valid ? (value as Notified[]) : undefined;
 }

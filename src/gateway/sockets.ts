@@ -2,7 +2,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { bearer, type Authenticate, type Principal } from '../auth/credentials.ts';
 import { Forbidden, HttpError, TooManyRequests } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
-import { organizationName } from '../events/event.ts';
+import { organizationName, resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
 import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us_listen_socket } from './uws.ts';
 
@@ -10,6 +10,17 @@ interface Agent {
   organization: string;
   credential: string;
   expiresAt: number | undefined;
+  /** The last event position the client saw, when it resumes. */
+  since: number | undefined;
+  /** Whether the last backpressure sweep found it over the soft limit. */
+  behind: boolean;
+}
+
+/** A resuming socket: live frames wait here while its replay is read. */
+interface CatchingUp {
+  ws: WebSocket<Agent>;
+  waiting: string[];
+  closed: boolean;
 }
 
 export interface Gateway {
@@ -32,17 +43,32 @@ export interface GatewayOptions {
   connectionsPerCredential: number;
   /** Origins allowed to open a browser socket; undefined: any. */
   allowedOrigins: string[] | undefined;
+  /** The position of the last event published (events up to it went out live). */
+  published(): number;
+  /** Frames of an organization's events in (since, upto], or 'resync'. */
+  replay(organization: string, since: number, upto: number): Promise<string[] | 'resync'>;
   log: Logger;
 }
 
 /** Agents have nothing to say over the socket; what they send is read and dropped. */
 const maxClientFrameBytes = 4 * 1024;
-/** A socket this far behind is cut off rather than buffered without bound. */
-const maxBackpressureBytes = 1024 * 1024;
+/**
+ * A socket that stays over this much unsent data for two sweeps in a row is
+ * closed with 4008: the client resumes with ?since= and loses nothing.
+ */
+const behindBytes = 1024 * 1024;
+const backpressureSweepMs = 1000;
+/**
+ * Past this, uWS closes the socket at once rather than drop a frame for it; a
+ * socket is never left open having missed one.
+ */
+const maxBackpressureBytes = 16 * 1024 * 1024;
+/** A resuming socket whose live frames pile up this high while its replay is read. */
+const maxWaitingFrames = 10_000;
 /** How often sockets whose token has expired are looked for. */
 const expirySweepMs = 10_000;
 
-export const closeCodes = { tokenExpired: 4001, revoked: 4003 } as const;
+export const closeCodes = { tokenExpired: 4001, revoked: 4003, tooFarBehind: 4008 } as const;
 
 const topic = (organization: string) => `org/${organization}`;
 
@@ -55,6 +81,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<WebSocket<Agent>>();
   const perCredential = new Map<string, number>();
   const attempts = new RateLimiterMemory({ points: opts.connectionsPerCredential, duration: 10 });
+  const catchingUp = new Map<string, Set<CatchingUp>>();
   const app = uWS.App();
 
   async function admit(organization: string, credential: string | undefined, origin: string, from: string): Promise<Principal> {
@@ -85,7 +112,9 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     upgrade(res, req, context) {
       // uWS's req is only valid until the first await: read everything now.
       const organization = req.getParameter(0) ?? '';
-      const credential = new URLSearchParams(req.getQuery() ?? '').get('token') ?? bearer(req.getHeader('authorization'));
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const credential = query.get('token') ?? bearer(req.getHeader('authorization'));
+      const sinceText = query.get('since');
       const origin = req.getHeader('origin');
       const from = Buffer.from(res.getRemoteAddressAsText()).toString();
       const key = req.getHeader('sec-websocket-key');
@@ -93,12 +122,16 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
       res.onAborted(() => (aborted = true));
+      if (sinceText !== null && !/^\d{1,15}$/.test(sinceText)) {
+        return reply(res, new HttpError(400, 'invalid_since', 'since must be the id of an event, as received'));
+      }
+      const since = sinceText === null ? undefined : Number(sinceText);
       admit(organization, credential, origin, from).then(
         (p) => {
           if (aborted) return;
           res.cork(() => {
             res.upgrade<Agent>(
-              { organization, credential: p.credential, expiresAt: p.expiresAt },
+              { organization, credential: p.credential, expiresAt: p.expiresAt, since, behind: false },
               key, protocol, extensions, context,
             );
           });
@@ -115,12 +148,14 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const agent = ws.getUserData();
       sockets.add(ws);
       perCredential.set(agent.credential, (perCredential.get(agent.credential) ?? 0) + 1);
-      ws.subscribe(topic(agent.organization));
+      if (agent.since === undefined) ws.subscribe(topic(agent.organization));
+      else resume(ws, agent.organization, agent.since);
     },
     // Never relayed: the seed echoed client frames to the group, so anyone could forge events.
     message() {},
     close(ws) {
       sockets.delete(ws);
+      for (const c of catchingUp.get(ws.getUserData().organization) ?? []) if (c.ws === ws) c.closed = true;
       const { credential } = ws.getUserData();
       const left = (perCredential.get(credential) ?? 1) - 1;
       if (left > 0) perCredential.set(credential, left);
@@ -133,6 +168,40 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     .ws('/ws/chat/:organization', behavior)
     .any('/*', (res) => reply(res, new HttpError(404, 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
 
+  /**
+   * Replays what the client missed, then puts it on the live topic. Everything up
+   * to `upto` was published before the socket opened and is read from the log;
+   * everything after is published later and waits in `waiting`. Both are sent in
+   * order before the socket subscribes, in one go: no gap, no duplicate.
+   */
+  function resume(ws: WebSocket<Agent>, organization: string, since: number) {
+    const upto = opts.published();
+    const entry: CatchingUp = { ws, waiting: [], closed: false };
+    const set = catchingUp.get(organization) ?? new Set();
+    catchingUp.set(organization, set.add(entry));
+    const done = () => {
+      set.delete(entry);
+      if (set.size === 0) catchingUp.delete(organization);
+    };
+    opts.replay(organization, since, upto).then(
+      (frames) => {
+        done();
+        if (entry.closed) return;
+        ws.cork(() => {
+          if (frames === 'resync') ws.send(resyncFrame);
+          else for (const f of frames) ws.send(f);
+          for (const f of entry.waiting) ws.send(f);
+          ws.subscribe(topic(organization));
+        });
+      },
+      (err) => {
+        done();
+        opts.log.warn({ err }, 'replay failed; the client should resume again');
+        if (!entry.closed) ws.end(1011, 'replay failed; resume again');
+      },
+    );
+  }
+
   // A socket lives no longer than its token.
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -143,18 +212,40 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }, expirySweepMs);
   sweep.unref();
 
+  // A socket that stopped reading is closed before it holds more than its share.
+  const behind = setInterval(() => {
+    for (const ws of sockets) {
+      const agent = ws.getUserData();
+      const over = ws.getBufferedAmount() > behindBytes;
+      if (over && agent.behind) ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
+      agent.behind = over;
+    }
+  }, backpressureSweepMs);
+  behind.unref();
+
+  const publish = (e: DeskEvent) => {
+    app.publish(topic(e.organization), e.frame, false, false);
+    for (const c of catchingUp.get(e.organization) ?? []) {
+      if (c.waiting.push(e.frame) > maxWaitingFrames && !c.closed) {
+        c.closed = true;
+        c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
+      }
+    }
+  };
+
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
       if (!token) return reject(new Error(`WebSocket server could not listen on ${opts.host}:${opts.port}`));
       resolve({
         port: uWS.us_socket_local_port(token),
-        publish: (e) => void app.publish(topic(e.organization), e.frame, false, false),
+        publish,
         disconnect(credential, code, reason) {
           for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
         },
         connections: () => sockets.size,
         close() {
           clearInterval(sweep);
+          clearInterval(behind);
           uWS.us_listen_socket_close(token);
           for (const ws of sockets) ws.end(1001, 'server shutting down');
         },

@@ -1,0 +1,79 @@
+import postgres from 'postgres';
+import type { Logger } from '../log.ts';
+
+export interface ListenConnection {
+  /** Whether the LISTEN connection is up right now. */
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  /** Channel -> handler of each payload. */
+  channels: Record<string, (payload: string) => void>;
+  /** Runs after every (re)LISTEN, before later notifications are handled: catch up here. */
+  onListening(): Promise<void>;
+  log: Logger;
+}
+
+const backoffMs = (attempt: number) => Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+
+/**
+ * The gateway's one LISTEN connection, kept up: when it drops (a restart, a
+ * terminated backend, a network cut) it is made again with backoff, and
+ * onListening runs so whatever was committed meanwhile is read from the log.
+ */
+export function holdListenConnection(url: string, opts: ListenOptions): ListenConnection {
+  let current: postgres.Sql | undefined;
+  let closed = false;
+  let wake: (() => void) | undefined;
+
+  const open = async () => {
+    for (let attempt = 0; !closed; attempt++) {
+      const conn: postgres.Sql = postgres(url, {
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: null,
+        connect_timeout: 5,
+        onnotice: () => {},
+        connection: { application_name: 'deskwire-listener' },
+        onclose: () => {
+          if (conn !== current || closed) return;
+          current = undefined;
+          opts.log.warn('LISTEN connection lost; reconnecting');
+          void conn.end({ timeout: 0 });
+          void open();
+        },
+        // Not in postgres.js's types, but its own listen() is built on it.
+        ...({ onnotify: (channel: string, payload: string) => opts.channels[channel]?.(payload) } as object),
+      });
+      try {
+        for (const channel of Object.keys(opts.channels)) await conn.unsafe(`LISTEN "${channel}"`);
+        current = conn;
+        if (attempt > 0) opts.log.info({ attempts: attempt + 1 }, 'LISTEN connection restored');
+        await opts.onListening();
+        return;
+      } catch (err) {
+        if (current === conn) current = undefined;
+        await conn.end({ timeout: 0 });
+        if (closed) return;
+        opts.log.warn({ err: (err as Error).message, attempt }, 'cannot LISTEN; retrying');
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, backoffMs(attempt)).unref();
+        });
+      }
+    }
+  };
+  const started = open();
+
+  return {
+    connected: () => current !== undefined,
+    async close() {
+      closed = true;
+      wake?.();
+      await started.catch(() => {});
+      await current?.end({ timeout: 1 });
+      current = undefined;
+    },
+  };
+}

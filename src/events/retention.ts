@@ -1,0 +1,43 @@
+import type { Sql } from 'postgres';
+import type { Logger } from '../log.ts';
+
+const batch = 1000;
+const everyMs = 60_000;
+
+/**
+ * Deletes events older than the retention, a thousand at a time (short
+ * transactions that never wait on writers), and records the highest position
+ * deleted, below which a resume must reload instead.
+ */
+export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const [{ n }] = (await sql`
+      WITH gone AS (
+        DELETE FROM events WHERE id IN (
+          SELECT id FROM events
+          WHERE created_at < clock_timestamp() - make_interval(secs => ${retentionSeconds})
+          ORDER BY created_at
+          LIMIT ${batch}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING position
+      ), marked AS (
+        UPDATE event_log SET pruned_through = greatest(pruned_through, (SELECT max(position) FROM gone))
+        WHERE EXISTS (SELECT 1 FROM gone)
+      )
+      SELECT count(*)::int AS n FROM gone`) as unknown as [{ n: number }];
+    total += n;
+    if (n < batch) return total;
+  }
+}
+
+export function pruneEvents(sql: Sql, retentionSeconds: number, log: Logger): { stop(): void } {
+  const timer = setInterval(() => {
+    pruneOnce(sql, retentionSeconds).then(
+      (n) => n > 0 && log.info({ pruned: n }, 'old events pruned'),
+      (err) => log.warn({ err: (err as Error).message }, 'pruning events failed; will retry'),
+    );
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
