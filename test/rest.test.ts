@@ -149,3 +149,36 @@ describe('the seed routes', () => {
     assert.deepEqual(await res.json(), { status: 'ok' });
   });
 });
+
+describe('history pages (keyset)', () => {
+  let desk: Desk;
+  let ids: string[]; // oldest first
+  before(async () => {
+    desk = await createDesk(server.db.sql, 'pages');
+    const rows = await server.db.sql`
+      INSERT INTO messages (help_desk_id, message) SELECT ${desk.deskId}, 'p' || i FROM generate_series(1, 10) i RETURNING id`;
+    ids = rows.map((r) => r.id);
+  });
+  const page = async (query: string) => {
+    const res = await server.fetch(`/api/help-desks/${desk.deskId}/history/?${query}`, { org: 'pages' });
+    assert.equal(res.status, 200);
+    return (await res.json()).map((m: any) => m.message);
+  };
+
+  test('?limit= gives the newest; ?before= pages back; ?after= fills forward; all newest first', async () => {
+    assert.deepEqual(await page('limit=3'), ['p10', 'p9', 'p8']);
+    assert.deepEqual(await page(`before=${ids[7]}&limit=3`), ['p7', 'p6', 'p5']);
+    assert.deepEqual(await page(`before=${ids[1]}&limit=3`), ['p1']);
+    assert.deepEqual(await page(`after=${ids[2]}&limit=3`), ['p6', 'p5', 'p4']);
+    assert.deepEqual(await page(`after=${ids[2]}&before=${ids[5]}`), ['p5', 'p4']);
+    assert.equal((await page('')).length, 10, 'no parameter: the whole history, as the seed');
+  });
+
+  test('an anchor that is not a message of this desk is a 400', async () => {
+    const res = await server.fetch(`/api/help-desks/${desk.deskId}/history/?before=${acme.deskId}`, { org: 'pages' });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error.code, 'invalid_query');
+    const bad = await server.fetch(`/api/help-desks/${desk.deskId}/history/?limit=0`, { org: 'pages' });
+    assert.equal(bad.status, 400);
+  });
+});

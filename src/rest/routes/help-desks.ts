@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
-import { Forbidden, NotFound } from '../../errors.ts';
+import { BadRequest, Forbidden, NotFound } from '../../errors.ts';
 import { organizationName } from '../../events/event.ts';
 import type { AuthState } from '../auth.ts';
 import { validate } from '../validate.ts';
@@ -10,6 +10,13 @@ const ListQuery = z.object({
   organization: z.string().regex(organizationName, 'must be 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
 });
 const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
+const HistoryQuery = z.object({
+  before: z.guid('must be the uuid of a message of this desk').optional(),
+  after: z.guid('must be the uuid of a message of this desk').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+/** A page when the caller pages (before, after or limit); the seed's answer was the whole history. */
+const defaultPage = 100;
 
 /**
  * The seed's two reads, within the caller's organization. PostgreSQL builds the
@@ -32,13 +39,35 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
 
   router.get(['/api/help-desks/:uuid/history', '/api/help-desks/:uuid/history/'], async (ctx) => {
     const { uuid } = validate(DeskParams, ctx.params, 'path');
-    // Another organization's desk is "not found": its existence is not revealed.
+    const { before, after, limit } = validate(HistoryQuery, ctx.query, 'query');
+    const paging = before !== undefined || after !== undefined || limit !== undefined;
+    // Keyset pages: messages strictly older than `before` and newer than `after`;
+    // `after` alone takes the ones just after it (to fill a gap), `before` the ones just before.
+    const ascending = after !== undefined && before === undefined;
+    const b = before ?? null;
+    const a = after ?? null;
     const [row] = await sql`
+      WITH desk AS (
+        -- Another organization's desk is "not found": its existence is not revealed.
+        SELECT id FROM help_desks WHERE id = ${uuid} AND organization = ${ctx.state.principal.organization}
+      ),
+      b AS (SELECT created_at, id FROM messages WHERE id = ${b} AND help_desk_id = ${uuid}),
+      a AS (SELECT created_at, id FROM messages WHERE id = ${a} AND help_desk_id = ${uuid}),
+      page AS (
+        SELECT m.* FROM messages m JOIN desk ON m.help_desk_id = desk.id
+        WHERE (${b}::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM b))
+          AND (${a}::uuid IS NULL OR (m.created_at, m.id) > (SELECT created_at, id FROM a))
+        ORDER BY
+          CASE WHEN ${ascending} THEN m.created_at END, CASE WHEN ${ascending} THEN m.id END,
+          m.created_at DESC, m.id DESC
+        LIMIT ${paging ? (limit ?? defaultPage) : null}
+      )
       SELECT
-        EXISTS (SELECT 1 FROM help_desks WHERE id = ${uuid} AND organization = ${ctx.state.principal.organization}) AS found,
-        (SELECT coalesce(json_agg(deskwire.message_json(m) ORDER BY m.created_at DESC, m.id DESC), '[]')::text
-         FROM messages m WHERE m.help_desk_id = ${uuid}) AS body`;
+        EXISTS (SELECT 1 FROM desk) AS found,
+        (${b}::uuid IS NULL OR EXISTS (SELECT 1 FROM b)) AND (${a}::uuid IS NULL OR EXISTS (SELECT 1 FROM a)) AS anchored,
+        (SELECT coalesce(json_agg(deskwire.message_json(p) ORDER BY p.created_at DESC, p.id DESC), '[]')::text FROM page p) AS body`;
     if (!row!.found) throw new NotFound(`help desk ${uuid} does not exist`);
+    if (!row!.anchored) throw new BadRequest('invalid_query', 'before/after: no such message in this help desk');
     ctx.type = 'application/json';
     ctx.body = row!.body;
   });
