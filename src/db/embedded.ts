@@ -20,6 +20,8 @@ export interface EmbeddedOptions {
   database?: string;
   /** Trade durability for speed: for throwaway test clusters only. */
   ephemeral?: boolean;
+  /** A fixed port (to start the same cluster again where clients expect it); default: any free one. */
+  port?: number;
   log: Logger;
 }
 
@@ -33,7 +35,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   await mkdir(opts.dataDir, { recursive: true });
   if (process.getuid?.() === 0) await assertReachableByOthers(projectRoot);
   const password = await clusterPassword(opts.dataDir);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
