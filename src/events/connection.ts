@@ -54,7 +54,7 @@ export function holdListenConnection(url: string, opts: ListenOptions): ListenCo
         return;
       } catch (err) {
         if (current === conn) current = undefined;
-        await conn.end({ timeout: 0 });
+        void conn.end({ timeout: 0 }).catch(() => {}); // not awaited: ending a connection that never opened can hang
         if (closed) return;
         opts.log.warn({ err: (err as Error).message, attempt }, 'cannot LISTEN; retrying');
         await new Promise<void>((resolve) => {
