@@ -121,7 +121,7 @@ describe('the gateway never misses what was committed', () => {
     }
     assert.deepEqual((await Promise.all(kills)).map((r: any) => r.length), [1, 1], 'the LISTEN connection was there to kill, twice');
     await Promise.all(writes);
-    await writer.end();
+    await writer.end({ timeout: 1 });
     await until(socket, () => messagesOf(socket.frames).filter((m) => m.startsWith('stream ')).length >= total, 15_000);
     await socket.quiet(300);
     const got = messagesOf(socket.frames).filter((m) => m.startsWith('stream '));

@@ -80,7 +80,7 @@ test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, eve
   while (committed.length < before + 100) await new Promise((r) => setTimeout(r, 10));
   writing = false;
   await loop;
-  await writer.end();
+  await writer.end({ timeout: 1 });
 
   let healthy = false;
   for (let i = 0; i < 50 && !healthy; i++) {
