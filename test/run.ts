@@ -46,7 +46,7 @@ try {
     ? only
     : (await readdir(testDir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(testDir, f));
   code = await new Promise<number>((resolve) => {
-    const argv = script ? [script] : ['--test', '--test-concurrency=4', ...files];
+    const argv = script ? [script] : ['--test', '--test-concurrency=4', '--test-timeout=180000', ...files];
     const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
       stdio: 'inherit',
       env: { ...process.env, DESKWIRE_TEST_ADMIN_URL: adminUrl, DESKWIRE_TEST_TEMPLATE: template },

@@ -12,8 +12,8 @@ interface Agent {
   expiresAt: number | undefined;
   /** The last event position the client saw, when it resumes. */
   since: number | undefined;
-  /** Whether the last backpressure sweep found it over the soft limit. */
-  behind: boolean;
+  /** Unsent bytes at the last backpressure sweep. */
+  buffered: number;
 }
 
 /** A resuming socket: live frames wait here while its replay is read. */
@@ -53,16 +53,16 @@ export interface GatewayOptions {
 /** Agents have nothing to say over the socket; what they send is read and dropped. */
 const maxClientFrameBytes = 4 * 1024;
 /**
- * A socket that stays over this much unsent data for two sweeps in a row is
- * closed with 4008: the client resumes with ?since= and loses nothing.
+ * A socket over this much unsent data that has not drained since the last sweep
+ * is closed with 4008: the client resumes with ?since= and loses nothing.
  */
 const behindBytes = 1024 * 1024;
-const backpressureSweepMs = 1000;
+const backpressureSweepMs = 250;
 /**
- * Past this, uWS closes the socket at once rather than drop a frame for it; a
- * socket is never left open having missed one.
+ * A safety net far above: past this, uWS closes the socket at once (1006) rather
+ * than drop a frame for it, so a socket is never left open having missed one.
  */
-const maxBackpressureBytes = 16 * 1024 * 1024;
+const maxBackpressureBytes = 64 * 1024 * 1024;
 /** A resuming socket whose live frames pile up this high while its replay is read. */
 const maxWaitingFrames = 10_000;
 /** How often sockets whose token has expired are looked for. */
@@ -131,7 +131,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
           if (aborted) return;
           res.cork(() => {
             res.upgrade<Agent>(
-              { organization, credential: p.credential, expiresAt: p.expiresAt, since, behind: false },
+              { organization, credential: p.credential, expiresAt: p.expiresAt, since, buffered: 0 },
               key, protocol, extensions, context,
             );
           });
@@ -216,9 +216,11 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const behind = setInterval(() => {
     for (const ws of sockets) {
       const agent = ws.getUserData();
-      const over = ws.getBufferedAmount() > behindBytes;
-      if (over && agent.behind) ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
-      agent.behind = over;
+      const buffered = ws.getBufferedAmount();
+      if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
+        ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
+      }
+      agent.buffered = buffered;
     }
   }, backpressureSweepMs);
   behind.unref();

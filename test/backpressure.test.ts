@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import postgres from 'postgres';
+import { mintToken } from '../src/auth/tokens.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { createDesk, type Desk } from './helpers/fixtures.ts';
+import { type ServerProcess, startServerProcess } from './helpers/process.ts';
+import { connect, type Frame } from './helpers/socket.ts';
+
+let db: TestDatabase;
+let server: ServerProcess;
+let acme: Desk;
+const secret = 'backpressure-test-secret-long-enough-0123456789';
+
+before(async () => {
+  db = await createTestDatabase();
+  acme = await createDesk(db.sql, 'acme');
+  server = await startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: secret });
+});
+after(async () => {
+  server?.child.kill('SIGTERM');
+  await server?.exited();
+  await db?.drop();
+});
+
+const socket = async (query = '') =>
+  connect(`${server.ws}/ws/chat/acme/?token=${await mintToken(secret, { org: 'acme', sub: 'agent', ttlSeconds: 600 })}${query}`);
+
+const messages = (frames: Frame[]) => frames.filter((f) => f.type === 'new_message').map((f) => JSON.parse(f.data).message as string);
+
+test('a socket that stops reading is closed with 4008 and resumes losslessly; the others get everything on time', { timeout: 120_000 }, async (t) => {
+  const fast = await socket();
+  const stalled = await socket();
+  const tcp = (stalled.raw as unknown as { _socket: Socket })._socket;
+  tcp.pause(); // it stops reading: the server's buffer for it grows
+  const rssBefore = server.rssMiB();
+  let rssPeak = rssBefore;
+
+  // ~60 MB of frames: far more than a socket may keep unsent.
+  const writer = postgres(db.url, { max: 4, onnotice: () => {} });
+  const text = 'x'.repeat(20_000);
+  const total = 1500;
+  const lags: number[] = [];
+  for (let i = 0; i < total; i += 50) {
+    const started = Date.now();
+    await writer`INSERT INTO messages (help_desk_id, message) SELECT ${acme.deskId}, ${text} || g FROM generate_series(${i}::int, ${i + 49}::int) g`;
+    const want = `${text}${i + 49}`;
+    while (!messages(fast.frames).includes(want)) await fast.quiet(5);
+    lags.push(Date.now() - started);
+    rssPeak = Math.max(rssPeak, server.rssMiB());
+  }
+  await writer.end();
+  const grown = rssPeak - rssBefore;
+
+  t.diagnostic(`server RSS grew ${grown.toFixed(1)} MiB at peak; worst 50-event batch reached the reading socket in ${Math.max(...lags)} ms`);
+  assert.equal(messages(fast.frames).length, total, 'the reading socket got every event');
+  assert.ok(Math.max(...lags) < 2000, `the reading socket was never held up (worst batch ${Math.max(...lags)} ms)`);
+  assert.ok(grown < 60, `server memory stayed bounded: RSS grew ${grown.toFixed(0)} MiB at most, for ~60 MB of frames`);
+
+  // The stalled one reads again: what was buffered, then the close, telling it to resume.
+  const code = await new Promise<number>((resolve) => {
+    stalled.raw.once('close', (c) => resolve(c));
+    tcp.resume();
+  });
+  assert.equal(code, 4008);
+  const lastId = stalled.frames.at(-1)?.id ?? '0';
+  const got = messages(stalled.frames);
+  assert.ok(got.length < total, 'it was cut off before everything');
+
+  const resumed = await socket(`&since=${lastId}`);
+  while (got.length + messages(resumed.frames).length < total) await resumed.quiet(20);
+  await resumed.quiet(200);
+  const all = [...got, ...messages(resumed.frames)];
+  assert.equal(all.length, total, 'with the resume it got every event');
+  assert.equal(new Set(all).size, total, 'none twice');
+  await Promise.all([fast.close(), resumed.close()]);
+});
