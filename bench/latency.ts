@@ -124,7 +124,7 @@ try {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    writes.push(sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk!.id}, ${'bench ' + i})`);
+    writes.push(sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk!.id}, ${'bench ' + i})`.execute()); // now, not when awaited
   }
   await Promise.all(writes);
   const deadline = Date.now() + 10_000;

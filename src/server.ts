@@ -29,6 +29,8 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   await prepareMediaDir(config.mediaDir);
   const sql = postgres(databaseUrl, {
     max: 10,
+    // See src/events/connection.ts: a reconnect killed mid type-fetch must not crash us.
+    fetch_types: false,
     onnotice: () => {},
     connection: { application_name: 'deskwire' },
   });

@@ -106,20 +106,26 @@ describe('the gateway never misses what was committed', () => {
     const total = 300;
     const writes: Promise<unknown>[] = [];
     const kills: Promise<unknown>[] = [];
+    const killed: number[] = [];
     for (let i = 0; i < total; i++) {
       // The kill is not awaited: the writes go on while the gateway reconnects.
       if (i === 100 || i === 200) {
-        while ((await server.db.sql`SELECT 1 FROM pg_stat_activity WHERE application_name = 'deskwire-listener' AND datname = current_database() AND query ~* 'listen'`).length === 0) {
-          await new Promise((r) => setTimeout(r, 5));
+        // Wait for a LISTEN connection other than the one killed before, then kill it.
+        let pid: number | undefined;
+        while (pid === undefined) {
+          const [row] = await server.db.sql`
+            SELECT pid FROM pg_stat_activity
+            WHERE application_name = 'deskwire-listener' AND datname = current_database() AND NOT (pid = ANY (${killed}::int[]))`;
+          pid = row?.pid;
+          if (pid === undefined) await new Promise((r) => setTimeout(r, 5));
         }
-        kills.push(server.db.sql`
-          SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE application_name = 'deskwire-listener' AND datname = current_database()`);
+        killed.push(pid);
+        kills.push(server.db.sql`SELECT pg_terminate_backend(${pid}::int) AS ok`.execute()); // queries are lazy: run it now
       }
-      writes.push(writer`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${`stream ${i}`})`);
+      writes.push(writer`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${`stream ${i}`})`.execute());
       if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
     }
-    assert.deepEqual((await Promise.all(kills)).map((r: any) => r.length), [1, 1], 'the LISTEN connection was there to kill, twice');
+    assert.deepEqual((await Promise.all(kills)).map((r: any) => r[0].ok), [true, true], 'the LISTEN connection was there to kill, twice');
     await Promise.all(writes);
     await writer.end({ timeout: 1 });
     await until(socket, () => messagesOf(socket.frames).filter((m) => m.startsWith('stream ')).length >= total, 15_000);

@@ -10,8 +10,10 @@ export interface ListenConnection {
 export interface ListenOptions {
   /** Channel -> handler of each payload. */
   channels: Record<string, (payload: string) => void>;
-  /** Runs after every (re)LISTEN, before later notifications are handled: catch up here. */
+  /** Runs after every (re)LISTEN: catch up here. */
   onListening(): Promise<void>;
+  /** The connection dropped: what comes next may follow a gap. */
+  onLost(): void;
   log: Logger;
 }
 
@@ -29,25 +31,33 @@ export function holdListenConnection(url: string, opts: ListenOptions): ListenCo
 
   const open = async () => {
     for (let attempt = 0; !closed; attempt++) {
+      let alive = true;
       const conn: postgres.Sql = postgres(url, {
         max: 1,
         idle_timeout: 0,
         max_lifetime: null,
         connect_timeout: 5,
+        // A connection killed while postgres.js fetches array types on connect leaves
+        // a rejection nobody can catch (and Node exits on it). We need no array types.
+        fetch_types: false,
         onnotice: () => {},
         connection: { application_name: 'deskwire-listener' },
         onclose: () => {
+          alive = false;
+          opts.onLost();
           if (conn !== current || closed) return;
           current = undefined;
           opts.log.warn('LISTEN connection lost; reconnecting');
-          void conn.end({ timeout: 0 });
-          void open();
+          void conn.end({ timeout: 0 }).catch(() => {});
+          open().catch((err) => opts.log.error({ err }, "LISTEN supervisor failed"));
         },
         // Not in postgres.js's types, but its own listen() is built on it.
         ...({ onnotify: (channel: string, payload: string) => opts.channels[channel]?.(payload) } as object),
       });
       try {
         for (const channel of Object.keys(opts.channels)) await conn.unsafe(`LISTEN "${channel}"`);
+        // Closed between the LISTEN and now: its onclose saw no current connection to replace.
+        if (!alive) throw new Error('connection closed while starting to listen');
         current = conn;
         if (attempt > 0) opts.log.info({ attempts: attempt + 1 }, 'LISTEN connection restored');
         await opts.onListening();

@@ -42,6 +42,10 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   // back the ones after it, and a catch-up holds back the notifications behind it.
   let queue: Promise<void> = Promise.resolve();
   let pending = 0;
+  // True from a drop of the LISTEN connection (and at start) until a catch-up from
+  // the log has run. A notification can arrive on a new connection before its
+  // LISTEN call has even returned, so the first one after a drop catches up itself.
+  let stale = true;
   const enqueue = (work: () => Promise<void> | void) => {
     pending++;
     queue = queue
@@ -74,11 +78,12 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       return;
     }
     // The common case, small events and nothing queued, goes out synchronously.
-    if (pending === 0 && items.every((i) => !i.large)) {
+    if (!stale && pending === 0 && items.every((i) => !i.large)) {
       for (const i of items) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
       return;
     }
     void enqueue(async () => {
+      if (stale) await freshen();
       for (const i of items) {
         if (!i.large) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
         else if (i.id > position) {
@@ -89,9 +94,15 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     });
   };
 
+  const freshen = async () => {
+    stale = false;
+    await catchUp();
+  };
+
   const connection = holdListenConnection(url, {
     channels: { ...opts.channels, deskwire: onPayload },
-    onListening: () => enqueue(catchUp),
+    onListening: () => enqueue(freshen),
+    onLost: () => (stale = true),
     log: opts.log,
   });
 
