@@ -42,7 +42,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, every committed event delivered once', { timeout: 120_000 }, async () => {
+test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, every committed event delivered once', { timeout: 120_000 }, async (t) => {
   const rest = `http://127.0.0.1:${app.restPort}`;
   const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
   const desk = await createDesk(setup, 'acme');
@@ -70,13 +70,16 @@ test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, eve
   assert.equal(await health(), 200);
   await pg.stop();
   let sawDown = false;
+  let sawDownAt = 0;
   for (let i = 0; i < 50 && !sawDown; i++) {
     sawDown = (await health()) === 503;
+    sawDownAt = Date.now();
     if (!sawDown) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(sawDown, '/healthz answered 503 while the database was down');
   const before = committed.length;
   pg = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port, log });
+  const restartedAt = Date.now();
   while (committed.length < before + 100) await new Promise((r) => setTimeout(r, 10));
   writing = false;
   await loop;
@@ -94,6 +97,7 @@ test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, eve
   while (committed.some((c) => !delivered().includes(c)) && Date.now() < deadline) await socket.quiet(50);
   await socket.quiet(300);
   const got = delivered();
+  t.diagnostic(`committed ${committed.length} (${before} before the restart), ${failed} refused while down; delivered ${got.length}, duplicates ${got.length - new Set(got).size}; database down ${restartedAt - sawDownAt} ms; every committed event delivered ${Date.now() - restartedAt} ms after it came back (bound: the wait above)`);
   assert.deepEqual(committed.filter((c) => !got.includes(c)), [], 'every committed write was delivered');
   assert.equal(new Set(got).size, got.length, 'none twice');
   assert.ok(failed > 0, 'writes did fail while the database was down (the outage was real)');
