@@ -2,8 +2,6 @@ import postgres from 'postgres';
 import type { Logger } from '../log.ts';
 
 export interface ListenConnection {
-  /** Whether the LISTEN connection is up right now. */
-  connected(): boolean;
   close(): Promise<void>;
 }
 
@@ -77,7 +75,6 @@ export function holdListenConnection(url: string, opts: ListenOptions): ListenCo
   const started = open();
 
   return {
-    connected: () => current !== undefined,
     async close() {
       closed = true;
       wake?.();

@@ -16,7 +16,6 @@ interface Notified {
 export interface EventStream {
   /** The highest position handed to onEvent: every event up to it was handed over. */
   position(): number;
-  connected(): boolean;
   close(): Promise<void>;
 }
 
@@ -108,7 +107,6 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
 
   return {
     position: () => position,
-    connected: connection.connected,
     async close() {
       await connection.close();
       await queue;

@@ -29,7 +29,6 @@ export interface Gateway {
   publish(event: DeskEvent): void;
   /** Closes every socket opened with a credential (a revoked API key). */
   disconnect(credential: string, code: number, reason: string): void;
-  connections(): number;
   close(): void;
 }
 
@@ -244,7 +243,6 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         disconnect(credential, code, reason) {
           for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
         },
-        connections: () => sockets.size,
         close() {
           clearInterval(sweep);
           clearInterval(behind);
