@@ -42,17 +42,14 @@ CREATE TABLE events (
   organization text NOT NULL,
   type text NOT NULL,
   ref uuid NOT NULL,
-  data json NOT NULL,
-  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  data json,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  CONSTRAINT _900_notify TRIGGER DEFERRABLE INITIALLY DEFERRED,
-  CONSTRAINT events_pkey PRIMARY KEY (id),
-  CONSTRAINT events_position_key UNIQUE ("position")
+  CONSTRAINT events_pkey PRIMARY KEY (id)
 );
-CREATE INDEX events_created_at_idx ON public.events USING btree (created_at);
-CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
-CREATE INDEX events_unpositioned_idx ON public.events USING btree (xid, id) WHERE ("position" IS NULL);
-CREATE CONSTRAINT TRIGGER _900_notify AFTER INSERT ON public.events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION deskwire.position_events();
+CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position") WHERE ("position" IS NOT NULL);
+CREATE UNIQUE INDEX events_position_idx ON public.events USING btree ("position") WHERE ("position" IS NOT NULL);
+CREATE INDEX events_unnumbered_idx ON public.events USING btree (id) WHERE ("position" IS NULL);
+CREATE TRIGGER _900_ring AFTER INSERT ON public.events FOR EACH STATEMENT EXECUTE FUNCTION deskwire.ring();
 
 CREATE TABLE help_desks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -104,6 +101,7 @@ FUNCTION deskwire.help_desk_json(d help_desks) RETURNS json;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
 FUNCTION deskwire.last_message(desk_id uuid) RETURNS messages;
+FUNCTION deskwire.lock_key(name text) RETURNS bigint;
 FUNCTION deskwire.log_clients_updated() RETURNS trigger;
 FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void;
 FUNCTION deskwire.log_help_desks_changed() RETURNS trigger;
@@ -113,5 +111,7 @@ FUNCTION deskwire.log_messages_updated() RETURNS trigger;
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS json;
 FUNCTION deskwire.notify(events text[]) RETURNS void;
-FUNCTION deskwire.position_events() RETURNS trigger;
+FUNCTION deskwire.ring() RETURNS trigger;
+FUNCTION deskwire.sequence_events(max_events integer) RETURNS integer;
+FUNCTION deskwire.sequencer_may_sleep(release_awake boolean) RETURNS boolean;
 FUNCTION deskwire.touch_updated_at() RETURNS trigger;

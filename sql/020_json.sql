@@ -2,9 +2,16 @@
 -- functions and the notify triggers send them, so an event and a REST answer for
 -- the same row are the same object. `json`, not `jsonb`: it keeps the seed's key order.
 
+-- Hot paths (every event, every REST answer): each function here is either a single
+-- expression that PostgreSQL inlines into the calling query (language sql, no
+-- subquery, volatility no lower than what it calls) or plpgsql, whose plans are
+-- cached per session. A non-inlined sql function is planned anew at every call:
+-- that once cost writers 0.9 ms of CPU per message.
+
 -- ISO 8601, always UTC, microseconds: the same text whatever the writer's TimeZone.
+-- STABLE, as to_char is: declared IMMUTABLE it would not be inlined.
 CREATE OR REPLACE FUNCTION deskwire.iso(ts timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
 $$;
 
@@ -44,23 +51,32 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION deskwire.last_message(desk_id uuid) RETURNS messages
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT m FROM messages m
-  WHERE m.help_desk_id = desk_id
-  ORDER BY m.created_at DESC, m.id DESC
-  LIMIT 1
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+  m messages;
+BEGIN
+  SELECT * INTO m FROM messages
+  WHERE help_desk_id = desk_id
+  ORDER BY created_at DESC, id DESC
+  LIMIT 1;
+  RETURN m;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks) RETURNS json
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT json_build_object(
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN json_build_object(
     'created_at', deskwire.iso(d.created_at),
     'updated_at', deskwire.iso(d.updated_at),
     'uuid', d.id,
     'client', (SELECT deskwire.client_json(c) FROM clients c WHERE c.id = d.client_id),
     -- {} for a desk with no message yet, as the seed answered.
     'last_message', coalesce(
-      (SELECT deskwire.message_json(m) FROM deskwire.last_message(d.id) m WHERE m.id IS NOT NULL),
-      '{}'::json)
-  )
+      (SELECT deskwire.message_json(m) FROM messages m
+       WHERE m.help_desk_id = d.id
+       ORDER BY m.created_at DESC, m.id DESC
+       LIMIT 1),
+      '{}'::json));
+END
 $$;

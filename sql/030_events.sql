@@ -1,7 +1,9 @@
 -- Row changes -> rows of the event log (table events). Triggers are per statement,
 -- with transition tables: a bulk write adds its events in one INSERT per kind.
--- Nothing is sent from here: sql/040_notify.sql positions and sends a transaction's
--- events once, at its commit.
+-- A row names what changed (organization, type, ref) and no more: the writer pays
+-- for one narrow INSERT; the sequencer writes the JSON when it numbers the event.
+-- Nothing is sent from here: the writer only adds rows (and, if no sequencer is
+-- awake, rings for one); sql/040_sequence.sql numbers and sends them.
 
 -- Replaced by the event log (earlier versions notified from these triggers).
 DROP TRIGGER IF EXISTS _900_notify_insert ON messages;
@@ -20,23 +22,30 @@ DROP FUNCTION IF EXISTS deskwire.event(text, text, uuid, json);
 
 -- update_helpdesk for each of these desks, oldest first.
 CREATE OR REPLACE FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void
-LANGUAGE sql AS $$
-  INSERT INTO events (organization, type, ref, data)
-  SELECT d.organization, 'update_helpdesk', d.id, deskwire.help_desk_json(d)
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO events (organization, type, ref)
+  SELECT d.organization, 'update_helpdesk', d.id
   FROM help_desks d
   WHERE d.id = ANY (desk_ids)
-  ORDER BY d.created_at, d.id
+  ORDER BY d.created_at, d.id;
+END
 $$;
 
 -- new_message for each row, then update_helpdesk for each desk: its last_message changed.
 CREATE OR REPLACE FUNCTION deskwire.log_messages_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO events (organization, type, ref, data)
-  SELECT d.organization, 'new_message', m.id, deskwire.message_json(m)
-  FROM inserted m JOIN help_desks d ON d.id = m.help_desk_id
-  ORDER BY m.created_at, m.id;
-  PERFORM deskwire.log_help_desks(ARRAY(SELECT DISTINCT help_desk_id FROM inserted));
+  -- One statement for both kinds: this runs for every message written.
+  INSERT INTO events (organization, type, ref)
+  SELECT organization, type, ref FROM (
+    SELECT d.organization, 'new_message' AS type, m.id AS ref, 1 AS part, m.created_at AS at
+    FROM inserted m JOIN help_desks d ON d.id = m.help_desk_id
+    UNION ALL
+    SELECT d.organization, 'update_helpdesk', d.id, 2, d.created_at
+    FROM help_desks d WHERE d.id IN (SELECT help_desk_id FROM inserted)
+  ) e
+  ORDER BY part, at, ref;
   RETURN NULL;
 END
 $$;
@@ -46,8 +55,8 @@ $$;
 CREATE OR REPLACE FUNCTION deskwire.log_messages_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO events (organization, type, ref, data)
-  SELECT d.organization, 'update_message', m.id, deskwire.message_json(m)
+  INSERT INTO events (organization, type, ref)
+  SELECT d.organization, 'update_message', m.id
   FROM updated m JOIN help_desks d ON d.id = m.help_desk_id
   ORDER BY m.created_at, m.id;
   PERFORM deskwire.log_help_desks(ARRAY(

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { streamEvents } from './events/listener.ts';
 import { replay } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
+import { startSequencer } from './events/sequencer.ts';
 import { closeCodes, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
@@ -22,8 +23,8 @@ const drainMs = 10_000;
 
 /**
  * Wires the two flows on one migrated database:
- *   route -> SQL -> trigger -> events             (REST writes rows)
- *   events -> NOTIFY -> listener -> topic -> socket
+ *   route -> SQL -> trigger -> events                       (REST writes rows)
+ *   events -> sequencer -> NOTIFY -> listener -> topic -> socket
  */
 export async function startDeskwire(config: Config, databaseUrl: string, log: Logger): Promise<Deskwire> {
   await prepareMediaDir(config.mediaDir);
@@ -47,10 +48,14 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     replay: (organization, since, upto) => replay(sql, organization, since, upto),
     log,
   });
+  const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
     onEvent: gateway.publish,
-    // A revoked API key loses its open sockets at once, not at their next reconnect.
-    channels: { deskwire_revoked: (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked') },
+    channels: {
+      deskwire_wake: () => sequencer.wake(),
+      // A revoked API key loses its open sockets at once, not at their next reconnect.
+      deskwire_revoked: (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'),
+    },
     log,
   });
   published = events.position;
@@ -78,6 +83,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
         });
         server.closeIdleConnections();
       });
+      await sequencer.close();
       await events.close();
       await sql.end({ timeout: 5 });
     },

@@ -6,7 +6,7 @@ const everyMs = 60_000;
 
 /**
  * Deletes events older than the retention, a thousand at a time (short
- * transactions that never wait on writers), and records the highest position
+ * transactions), and records the highest position
  * deleted, below which a resume must reload instead.
  */
 export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<number> {
@@ -14,12 +14,15 @@ export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<num
   for (;;) {
     const [{ n }] = (await sql`
       WITH gone AS (
+        -- Oldest first by position (its index); numbered events only. Positions
+        -- follow time closely enough: a straggler goes in the next round.
         DELETE FROM events WHERE id IN (
-          SELECT id FROM events
-          WHERE created_at < clock_timestamp() - make_interval(secs => ${retentionSeconds})
-          ORDER BY created_at
-          LIMIT ${batch}
-          FOR UPDATE SKIP LOCKED)
+          SELECT id FROM (
+            SELECT id, created_at FROM events
+            WHERE position IS NOT NULL
+            ORDER BY position
+            LIMIT ${batch}) oldest
+          WHERE created_at < clock_timestamp() - make_interval(secs => ${retentionSeconds}))
         RETURNING position
       ), marked AS (
         UPDATE event_log SET pruned_through = greatest(pruned_through, (SELECT max(position) FROM gone))
