@@ -39,7 +39,10 @@ CREATE OR REPLACE FUNCTION deskwire.ring() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(deskwire.lock_key('writers'));
-  IF pg_try_advisory_xact_lock_shared(deskwire.lock_key('awake')) THEN
+  -- Only a look at 'awake', released at once: held, it would keep the sequencer
+  -- from taking it, and every writer would ring forever.
+  IF pg_try_advisory_lock_shared(deskwire.lock_key('awake')) THEN
+    PERFORM pg_advisory_unlock_shared(deskwire.lock_key('awake'));
     -- Sent at commit; repeats within one transaction are folded into one.
     PERFORM pg_notify('deskwire_wake', '');
   END IF;
@@ -98,8 +101,10 @@ BEGIN
   ), gone AS (
     DELETE FROM events e USING rendered r WHERE e.id = r.id AND r.data IS NULL
   ), positioned AS (
+    -- No "AND e.position IS NULL" here (the lock already keeps callers apart): with
+    -- it the planner walks the whole backlog in the partial index for every row.
     UPDATE events e SET position = n.position, data = n.data
-    FROM numbered n WHERE e.id = n.id AND e.position IS NULL
+    FROM numbered n WHERE e.id = n.id
     RETURNING e.position, e.organization, e.type, e.data
   )
   SELECT count(*), array_agg(
