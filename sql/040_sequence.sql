@@ -77,43 +77,48 @@ $$;
 -- milliseconds after the writer's commit: the same function a REST answer uses.
 -- An event whose row is already gone (a message deleted in those milliseconds) is
 -- dropped: a later event of its desk tells the change. Callers take turns.
+--
+-- Every row is found by its key, whatever the statistics say: a batch joined in
+-- one UPDATE was once planned on a young table's statistics (0 rows) as a scan of
+-- the whole table per row, and fell seconds behind. Hence the loop, and no seqscan,
+-- hash or merge join: a batch is at most max_events rows, looked up by index.
 CREATE OR REPLACE FUNCTION deskwire.sequence_events(max_events int) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 DECLARE
-  n int;
-  payloads text[];
+  r record;
+  n int := 0;
+  pos bigint;
+  inline text;
+  payloads text[] := '{}';
 BEGIN
   PERFORM pg_advisory_xact_lock(deskwire.lock_key('positions'));
-  WITH rendered AS (
-    SELECT e.id, CASE e.type
-        WHEN 'update_helpdesk' THEN (SELECT deskwire.help_desk_json(d) FROM help_desks d WHERE d.id = e.ref)
-        ELSE (SELECT deskwire.message_json(m) FROM messages m WHERE m.id = e.ref)
+  FOR r IN
+    SELECT e.id, e.organization, e.type, CASE
+        WHEN e.type = 'update_helpdesk' THEN CASE WHEN d.id IS NOT NULL THEN deskwire.help_desk_json(d, c, last) END
+        ELSE CASE WHEN m.id IS NOT NULL THEN deskwire.message_json(m) END
       END AS data
-    FROM events e
-    WHERE e.position IS NULL
+    FROM (SELECT * FROM events WHERE position IS NULL ORDER BY id LIMIT max_events) e
+    LEFT JOIN messages m ON e.type <> 'update_helpdesk' AND m.id = e.ref
+    LEFT JOIN help_desks d ON e.type = 'update_helpdesk' AND d.id = e.ref
+    LEFT JOIN clients c ON c.id = d.client_id
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages x WHERE x.help_desk_id = d.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1
+    ) last ON true
     ORDER BY e.id
-    LIMIT max_events
-  ), numbered AS (
-    -- Volatile output is computed after the sort: positions follow id.
-    SELECT id, data, nextval('event_positions') AS position
-    FROM rendered WHERE data IS NOT NULL
-    ORDER BY id
-  ), gone AS (
-    DELETE FROM events e USING rendered r WHERE e.id = r.id AND r.data IS NULL
-  ), positioned AS (
-    -- No "AND e.position IS NULL" here (the lock already keeps callers apart): with
-    -- it the planner walks the whole backlog in the partial index for every row.
-    UPDATE events e SET position = n.position, data = n.data
-    FROM numbered n WHERE e.id = n.id
-    RETURNING e.position, e.organization, e.type, e.data
-  )
-  SELECT count(*), array_agg(
-    CASE WHEN octet_length(inline::text) <= 7000 THEN inline::text
-         ELSE json_build_object('org', organization, 'id', position, 'type', type, 'large', true)::text
-    END ORDER BY position)
-  INTO n, payloads
-  FROM positioned,
-       LATERAL json_build_object('org', organization, 'id', position, 'type', type, 'data', data) AS inline;
+  LOOP
+    IF r.data IS NULL THEN
+      DELETE FROM events WHERE id = r.id;
+      CONTINUE;
+    END IF;
+    pos := nextval('event_positions');
+    UPDATE events SET position = pos, data = r.data WHERE id = r.id;
+    inline := json_build_object('org', r.organization, 'id', pos, 'type', r.type, 'data', r.data)::text;
+    IF octet_length(inline) > 7000 THEN
+      inline := json_build_object('org', r.organization, 'id', pos, 'type', r.type, 'large', true)::text;
+    END IF;
+    payloads := payloads || inline;
+    n := n + 1;
+  END LOOP;
   IF n > 0 THEN
     PERFORM deskwire.notify(payloads);
   END IF;

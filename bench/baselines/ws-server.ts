@@ -1,0 +1,45 @@
+// The fan-out baseline: what one would write without uWS, on the `ws` package.
+// The same URL and token check (jose, as deskwire), one LISTEN on deskwire's
+// channel, and for each event a loop over a Set of the organization's sockets,
+// sending the same frame deskwire sends.
+import { createServer } from 'node:http';
+import postgres from 'postgres';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { verifyToken } from '../../src/auth/tokens.ts';
+import { toFrame } from '../../src/events/event.ts';
+import { argsOf, say } from '../lib/processes.ts';
+
+const { url, secret } = argsOf<{ url: string; secret: string }>();
+const byOrg = new Map<string, Set<WebSocket>>();
+const server = createServer((_req, res) => res.writeHead(404).end());
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
+
+server.on('upgrade', async (req, socket, head) => {
+  const u = new URL(req.url ?? '/', 'http://x');
+  const org = /^\/ws\/chat\/([A-Za-z0-9_.-]+)\/$/.exec(u.pathname)?.[1];
+  try {
+    const claims = await verifyToken(secret, u.searchParams.get('token') ?? '');
+    if (!org || claims.org !== org) throw new Error('forbidden');
+  } catch {
+    socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    let set = byOrg.get(org);
+    if (!set) byOrg.set(org, (set = new Set()));
+    set.add(ws);
+    ws.on('close', () => set.delete(ws));
+    ws.on('error', () => {});
+  });
+});
+
+const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+await sql.listen('deskwire', (payload) => {
+  for (const e of JSON.parse(payload)) {
+    const set = byOrg.get(e.org);
+    if (!set || !e.data) continue;
+    const frame = toFrame(e.type, e.data, e.id);
+    for (const ws of set) ws.send(frame);
+  }
+});
+server.listen(0, '127.0.0.1', () => say({ ready: true, ws: `ws://127.0.0.1:${(server.address() as { port: number }).port}` }));

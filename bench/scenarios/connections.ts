@@ -1,0 +1,58 @@
+// Scenario 3: idle subscribed sockets. Server memory per connection and the
+// connect+subscribe rate, deskwire against the `ws` baseline with the same
+// clients; then the resume path: every socket dropped and back at once with ?since=.
+import { run, sleep } from '../lib/processes.ts';
+import { median, round } from '../lib/stats.ts';
+import { type Context, type Result, connectFleet, tokensFor } from './context.ts';
+
+export async function connections(ctx: Context): Promise<Result> {
+  // 50,000 is the issue's figure; a process here may hold 20,000 open files
+  // (ulimit -Hn, which even root cannot raise in this sandbox), so one server holds at most ~19,900.
+  const total = ctx.quick ? 4000 : 18000;
+  const resumeTotal = ctx.quick ? 2000 : 10000;
+  const rounds = ctx.quick ? 1 : 2;
+  const tokens = await tokensFor(ctx, ctx.orgs.slice(0, 100));
+  const perOrg = total / tokens.length;
+  const memory = { deskwire: [] as number[], ws: [] as number[] };
+  const rate = { deskwire: [] as number[], ws: [] as number[] };
+  const runs: Record<string, unknown>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const server of ['deskwire', 'ws'] as const) {
+      const baseline = server === 'ws' ? run('bench/baselines/ws-server.ts', { url: ctx.url, secret: ctx.deskwire.secret }) : undefined;
+      const url = baseline ? (await baseline.next<{ ws: string }>()).ws : ctx.deskwire.ws;
+      const target = baseline ?? ctx.deskwire.proc;
+      await sleep(1000);
+      const before = target.rssMiB();
+      const fleet = await connectFleet(url, tokens, perOrg, { timedPerOrg: 0, concurrency: 500 });
+      await sleep(3000);
+      const after = target.rssMiB();
+      const kib = ((after - before) * 1024) / total;
+      const perSecond = total / (fleet.connectMs / 1000);
+      memory[server].push(kib);
+      rate[server].push(perSecond);
+      runs.push({ round: r + 1, server, sockets: total, failed: fleet.failed, rssBeforeMiB: round(before), rssAfterMiB: round(after), kibPerConnection: round(kib), connectMs: Math.round(fleet.connectMs), perSecond: Math.round(perSecond) });
+      ctx.log(`  connections ${server}: ${total} sockets (${fleet.failed} failed) in ${Math.round(fleet.connectMs)} ms, ${round(kib)} KiB each`);
+      await fleet.close();
+      await baseline?.stop();
+      await sleep(2000);
+    }
+  }
+  const fleet = await connectFleet(ctx.deskwire.ws, tokens, resumeTotal / tokens.length, { timedPerOrg: 0, concurrency: 500 });
+  const resumed = await fleet.send('resume');
+  const resumeMs = Math.max(...resumed.map((x) => x.ms!));
+  const resumeFailed = resumed.reduce((a, x) => a + x.failed!, 0);
+  ctx.log(`  resume: ${resumeTotal} sockets back in ${Math.round(resumeMs)} ms (${resumeFailed} failed)`);
+  await fleet.close();
+
+  const mem = { deskwire: median(memory.deskwire), ws: median(memory.ws) };
+  const rt = { deskwire: median(rate.deskwire), ws: median(rate.ws) };
+  const s = `3. ${total.toLocaleString('en')} idle sockets`;
+  return {
+    rows: [
+      { scenario: s, metric: 'server memory per connection (KiB)', deskwire: round(mem.deskwire, 1), baseline: round(mem.ws, 1), target: '≤ 1/5 baseline', met: mem.deskwire <= mem.ws / 5 },
+      { scenario: s, metric: 'connect+subscribe per second', deskwire: Math.round(rt.deskwire), baseline: Math.round(rt.ws), target: '≥ 5× baseline', met: rt.deskwire >= 5 * rt.ws },
+      { scenario: `3. resume ${resumeTotal.toLocaleString('en')} sockets at once`, metric: 'all back, with ?since= (ms)', deskwire: Math.round(resumeMs), baseline: '-', target: '≤ 1000, none failed', met: resumeMs <= 1000 && resumeFailed === 0 },
+    ],
+    details: { total, resumeTotal, resumeFailed, runs },
+  };
+}

@@ -1,0 +1,110 @@
+import type { Organization, Deskwire } from '../lib/setup.ts';
+import { type Proc, run, sleep } from '../lib/processes.ts';
+
+export interface Context {
+  url: string;
+  quick: boolean;
+  deskwire: Deskwire;
+  orgs: Organization[];
+  log(line: string): void;
+}
+
+/** One line of the report: a measurement next to its baseline and its target. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  deskwire: number | string;
+  baseline: number | string;
+  target: string;
+  met: boolean | null;
+}
+
+export interface Result {
+  rows: Row[];
+  details: Record<string, unknown>;
+}
+
+/** Source addresses for client sockets: each has ~28k ephemeral ports to 127.0.0.1. */
+export const sourceAddresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+/** At most this many sockets per client process: a process here may hold 20,000 files. */
+export const socketsPerClient = 9000;
+
+export interface SocketFleet {
+  procs: Proc[];
+  connectMs: number;
+  failed: number;
+  /** Summed reports of every client process. */
+  report(): Promise<{ frames: number; newMessages: number; duplicates: number; unexpectedCloses: number; latencies: number[] }>;
+  send(command: string): Promise<Record<string, number>[]>;
+  close(): Promise<void>;
+}
+
+/** perOrg sockets to each of orgs, spread over client processes, all connected. */
+export async function connectFleet(
+  wsUrl: string,
+  orgs: { name: string; token: string }[],
+  perOrg: number,
+  opts: { timedPerOrg?: number; concurrency?: number } = {},
+): Promise<SocketFleet> {
+  const total = orgs.length * perOrg;
+  const clients = Math.max(1, Math.ceil(total / socketsPerClient));
+  const procs: Proc[] = [];
+  for (let c = 0; c < clients; c++) {
+    const mine = orgs.filter((_, i) => i % clients === c);
+    if (!mine.length) continue;
+    procs.push(
+      run('bench/load/sockets.ts', {
+        url: wsUrl,
+        orgs: mine,
+        perOrg,
+        timedPerOrg: opts.timedPerOrg ?? 1,
+        sourceAddresses,
+        concurrency: opts.concurrency ?? 200,
+      }),
+    );
+  }
+  const ready = await Promise.all(procs.map((p) => p.next<{ connectMs: number; failed: number }>()));
+  const fleet: SocketFleet = {
+    procs,
+    connectMs: Math.max(...ready.map((r) => r.connectMs)),
+    failed: ready.reduce((a, r) => a + r.failed, 0),
+    async send(command) {
+      for (const p of procs) p.send(command);
+      return Promise.all(procs.map((p) => p.next<Record<string, number>>()));
+    },
+    async report() {
+      for (const p of procs) p.send('report');
+      const rs = await Promise.all(procs.map((p) => p.next<{ frames: number; newMessages: number; duplicates: number; unexpectedCloses: number; latencies: number[] }>()));
+      return {
+        frames: rs.reduce((a, r) => a + r.frames, 0),
+        newMessages: rs.reduce((a, r) => a + r.newMessages, 0),
+        duplicates: rs.reduce((a, r) => a + r.duplicates, 0),
+        unexpectedCloses: rs.reduce((a, r) => a + r.unexpectedCloses, 0),
+        latencies: rs.flatMap((r) => r.latencies),
+      };
+    },
+    async close() {
+      for (const p of procs) p.send('close');
+      await Promise.all(procs.map((p) => p.stop()));
+    },
+  };
+  return fleet;
+}
+
+/** Waits until `count()` reaches `want` or stops moving for 3 s, at most maxMs. */
+export async function settle(count: () => Promise<number>, want: number, maxMs = 20_000): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const n = await count();
+    if (n !== last) movedAt = Date.now();
+    if (n >= want || Date.now() > deadline || Date.now() - movedAt > 3000) return n;
+    last = n;
+    await sleep(250);
+  }
+}
+
+export const tokensFor = async (ctx: Context, orgs: Organization[]) =>
+  Promise.all(orgs.map(async (o) => ({ name: o.name, token: await ctx.deskwire.token(o.name) })));

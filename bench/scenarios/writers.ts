@@ -1,0 +1,74 @@
+// Scenario 4: what events cost writers. pgbench INSERT transactions into messages
+// at 1..16 concurrent writers, event triggers enabled vs disabled, alternating
+// rounds; deskwire running, one socket per organization counting what arrives.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+import { median, round } from '../lib/stats.ts';
+import { type Context, type Result, type Row, connectFleet, settle, tokensFor } from './context.ts';
+
+const exec = promisify(execFile);
+
+async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<{ tps: number; transactions: number }> {
+  const { stdout } = await exec('pgbench', ['-n', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, 4)), '-T', String(seconds), url]);
+  return {
+    tps: Number(/tps = ([\d.]+)/.exec(stdout)![1]),
+    transactions: Number(/number of transactions actually processed: (\d+)/.exec(stdout)![1]),
+  };
+}
+
+export async function writers(ctx: Context): Promise<Result> {
+  try {
+    await exec('pgbench', ['--version']);
+  } catch {
+    return { rows: [{ scenario: '4. writers', metric: 'pgbench not found', deskwire: '-', baseline: '-', target: '≥ 0.8×', met: null }], details: {} };
+  }
+  const seconds = ctx.quick ? 3 : 10;
+  const rounds = ctx.quick ? 1 : 3;
+  const concurrency = [1, 2, 4, 8, 16];
+  const sql = postgres(ctx.url, { max: 2, onnotice: () => {} });
+  await sql`CREATE TABLE IF NOT EXISTS bench_desks AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM help_desks`;
+  const [{ desks }] = await sql`SELECT count(*)::int AS desks FROM bench_desks`;
+  const script = join(tmpdir(), `deskwire-pgbench-${process.pid}.sql`);
+  await writeFile(script, `\\set d random(1, ${desks})\nINSERT INTO messages (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`);
+  const fleet = await connectFleet(ctx.deskwire.ws, await tokensFor(ctx, ctx.orgs), 1, { timedPerOrg: 0 });
+  await fleet.send('reset');
+  let queueMax = 0;
+  const sampler = setInterval(() => {
+    sql`SELECT pg_notification_queue_usage() AS u`.then(([r]) => (queueMax = Math.max(queueMax, r!.u)), () => {});
+  }, 250);
+  const setEvents = (on: boolean) => sql.unsafe(`ALTER TABLE messages ${on ? 'ENABLE' : 'DISABLE'} TRIGGER _800_events_insert`);
+
+  let committedWithEvents = 0;
+  const rows: Row[] = [];
+  const runs: Record<string, unknown>[] = [];
+  try {
+    for (const c of concurrency) {
+      const tps = { on: [] as number[], off: [] as number[] };
+      for (let r = 0; r < rounds; r++) {
+        for (const on of r % 2 ? [false, true] : [true, false]) {
+          await setEvents(on);
+          const result = await pgbench(ctx.url, script, c, seconds);
+          if (on) committedWithEvents += result.transactions;
+          tps[on ? 'on' : 'off'].push(result.tps);
+          runs.push({ writers: c, events: on, ...result });
+        }
+      }
+      const ratio = median(tps.on) / median(tps.off);
+      ctx.log(`  writers ${c}: ${Math.round(median(tps.on))} tps with events, ${Math.round(median(tps.off))} without: ${round(ratio)}×`);
+      rows.push({ scenario: '4. writers pay little for events', metric: `${c} writer${c > 1 ? 's' : ''}: tps with / without events`, deskwire: Math.round(median(tps.on)), baseline: Math.round(median(tps.off)), target: '≥ 0.8×', met: ratio >= 0.8 });
+    }
+  } finally {
+    clearInterval(sampler);
+    await setEvents(true);
+  }
+  const delivered = await settle(async () => (await fleet.report()).newMessages, committedWithEvents);
+  await fleet.close();
+  await sql.end();
+  rows.push({ scenario: '4. writers pay little for events', metric: 'delivered new_message = committed rows', deskwire: delivered, baseline: committedWithEvents, target: 'equal', met: delivered === committedWithEvents });
+  rows.push({ scenario: '4. writers pay little for events', metric: 'max pg_notification_queue_usage()', deskwire: queueMax, baseline: '-', target: '≈ 0', met: queueMax < 0.01 });
+  return { rows, details: { seconds, rounds, runs, queueMax } };
+}
