@@ -30,11 +30,11 @@ process.once('exit', () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 /** Runs a TypeScript file of this repository as a process of its own. */
-export function run(file: string, args: unknown, env: Record<string, string> = {}): Proc {
+export function run(file: string, args: unknown, env: Record<string, string> = {}, nodeFlags: string[] = []): Proc {
   // Arguments go in a file: a command line holds at most 128 KiB.
   const argsFile = join(tmpdir(), `deskwire-bench-args-${process.pid}-${++spawned}.json`);
   writeFileSync(argsFile, JSON.stringify(args));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, file), argsFile], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, file), argsFile], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

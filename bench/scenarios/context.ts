@@ -47,22 +47,18 @@ export async function connectFleet(
   perOrg: number,
   opts: { timedPerOrg?: number; concurrency?: number } = {},
 ): Promise<SocketFleet> {
-  const total = orgs.length * perOrg;
-  const clients = Math.max(1, Math.ceil(total / socketsPerClient));
+  // The timed sockets get a client process of their own: a client busy with
+  // thousands of other sockets would add its own queueing to what it measures.
+  const timed = Math.min(perOrg, opts.timedPerOrg ?? 1);
+  const bulk = perOrg - timed;
   const procs: Proc[] = [];
-  for (let c = 0; c < clients; c++) {
+  const client = (mine: { name: string; token: string }[], count: number, timedPerOrg: number) =>
+    run('bench/load/sockets.ts', { url: wsUrl, orgs: mine, perOrg: count, timedPerOrg, sourceAddresses, concurrency: opts.concurrency ?? 200 });
+  if (timed > 0) procs.push(client(orgs, timed, timed));
+  const clients = Math.max(1, Math.ceil((orgs.length * bulk) / socketsPerClient));
+  for (let c = 0; bulk > 0 && c < clients; c++) {
     const mine = orgs.filter((_, i) => i % clients === c);
-    if (!mine.length) continue;
-    procs.push(
-      run('bench/load/sockets.ts', {
-        url: wsUrl,
-        orgs: mine,
-        perOrg,
-        timedPerOrg: opts.timedPerOrg ?? 1,
-        sourceAddresses,
-        concurrency: opts.concurrency ?? 200,
-      }),
-    );
+    if (mine.length) procs.push(client(mine, bulk, 0));
   }
   const ready = await Promise.all(procs.map((p) => p.next<{ connectMs: number; failed: number }>()));
   const fleet: SocketFleet = {

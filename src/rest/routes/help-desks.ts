@@ -30,8 +30,12 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
     const { organization = own } = validate(ListQuery, ctx.query, 'query');
     if (organization !== own) throw new Forbidden(`this token opens organization "${own}" only`);
     const [row] = await sql`
-      SELECT coalesce(json_agg(deskwire.help_desk_json(d) ORDER BY d.created_at DESC, d.id DESC), '[]')::text AS body
+      SELECT coalesce(json_agg(deskwire.help_desk_json(d, c, last) ORDER BY d.created_at DESC, d.id DESC), '[]')::text AS body
       FROM help_desks d
+      JOIN clients c ON c.id = d.client_id
+      LEFT JOIN LATERAL (
+        SELECT * FROM messages m WHERE m.help_desk_id = d.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+      ) last ON true
       WHERE d.organization = ${organization}`;
     ctx.type = 'application/json';
     ctx.body = row!.body;
