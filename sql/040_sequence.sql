@@ -143,3 +143,52 @@ BEGIN
   RETURN false;
 END
 $$;
+
+-- The sequencer's awake period, run inside the database: polls every millisecond
+-- holding 'awake' (a COMMIT after each batch sends its NOTIFY), and returns when it
+-- may sleep (true) or after max_ms even while busy (false), so a gateway that went
+-- away leaves no loop behind for long. One CALL per awake period: a round trip per
+-- millisecond cost the gateway more CPU than its fan-out.
+CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(idle_ms int, max_ms int, max_events int, INOUT asleep boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+  holds boolean := false;
+  started timestamptz := clock_timestamp();
+  last_event timestamptz := clock_timestamp();
+  n int;
+BEGIN
+  asleep := false;
+  LOOP
+    IF NOT holds THEN
+      holds := pg_try_advisory_lock(deskwire.lock_key('awake'));
+    END IF;
+    n := deskwire.sequence_events(max_events);
+    COMMIT;
+    IF n > 0 THEN
+      last_event := clock_timestamp();
+    ELSIF clock_timestamp() - last_event > make_interval(secs => idle_ms / 1000.0) THEN
+      IF deskwire.sequencer_may_sleep(holds) THEN
+        -- Every writer that saw us awake is done: one last look, then sleep.
+        n := deskwire.sequence_events(max_events);
+        COMMIT;
+        IF n = 0 THEN
+          asleep := true;
+          RETURN;
+        END IF;
+        last_event := clock_timestamp();
+      END IF;
+      -- A writer that saw us awake is in flight: awake again at once.
+      holds := pg_try_advisory_lock(deskwire.lock_key('awake'));
+    END IF;
+    IF clock_timestamp() - started > make_interval(secs => max_ms / 1000.0) THEN
+      IF holds THEN
+        PERFORM pg_advisory_unlock(deskwire.lock_key('awake'));
+      END IF;
+      RETURN;
+    END IF;
+    IF n < max_events THEN
+      PERFORM pg_sleep(0.001);
+    END IF;
+  END LOOP;
+END
+$$;

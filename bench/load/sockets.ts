@@ -2,7 +2,12 @@
 // several 127.0.0.x source addresses: one address has ~28k ports), counts every
 // frame, and on the first `timedPerOrg` sockets of each organization times each
 // new_message from its row's created_at. Commands on stdin: report, reset, resume, close.
-import WebSocket from 'ws';
+//
+// A minimal WebSocket client on node:net: it reads frame headers off the byte
+// stream and allocates nothing per frame (a general client costs several times
+// more CPU per frame, and on this 2-core machine the client shares the CPUs with
+// the server it measures). Server frames are unmasked and unfragmented (uWS, ws).
+import { connect, type Socket } from 'node:net';
 import { argsOf, commands, say } from '../lib/processes.ts';
 import { isoMicros, nowMicros } from '../lib/stats.ts';
 
@@ -15,12 +20,13 @@ interface Args {
   concurrency: number;
 }
 const args = argsOf<Args>();
+const target = new URL(args.url);
 
 interface Agent {
   org: string;
   token: string;
   timed: boolean;
-  ws?: WebSocket;
+  socket?: Socket;
   lastId: number;
 }
 
@@ -35,29 +41,76 @@ for (const org of args.orgs) {
   for (let i = 0; i < args.perOrg; i++) agents.push({ org: org.name, token: org.token, timed: i < args.timedPerOrg, lastId: 0 });
 }
 
+const N = 0x6e; // 'n' of {"type":"new_message"
+const typeAt = '{"type":"'.length;
+
+function onFrame(agent: Agent, buf: Buffer, start: number, end: number, at: number) {
+  frames++;
+  // ...,"id":"123"}: the digits before the closing '"}'.
+  let id = 0;
+  for (let i = end - 3, scale = 1; i >= start && buf[i]! >= 0x30 && buf[i]! <= 0x39; i--, scale *= 10) id += (buf[i]! - 0x30) * scale;
+  if (id <= agent.lastId) duplicates++;
+  else agent.lastId = id;
+  if (buf[start + typeAt] !== N) return;
+  newMessages++;
+  if (agent.timed) latencies.push((at - isoMicros(JSON.parse(JSON.parse(buf.toString('utf8', start, end)).data).created_at)) / 1000);
+}
+
 function open(agent: Agent, index: number, since?: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const query = `token=${agent.token}${since !== undefined ? `&since=${since}` : ''}`;
-    const ws = new WebSocket(`${args.url}/ws/chat/${agent.org}/?${query}`, {
-      perMessageDeflate: false,
-      localAddress: args.sourceAddresses[index % args.sourceAddresses.length],
-    });
-    agent.ws = ws;
-    ws.on('message', (raw: Buffer) => {
+    const path = `/ws/chat/${agent.org}/?token=${agent.token}${since !== undefined ? `&since=${since}` : ''}`;
+    const socket = connect({ host: target.hostname, port: Number(target.port), localAddress: args.sourceAddresses[index % args.sourceAddresses.length] });
+    agent.socket = socket;
+    let upgraded = false;
+    let pending: Buffer | undefined;
+    socket.setNoDelay(true);
+    socket.once('connect', () =>
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${target.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
+    socket.on('data', (chunk: Buffer) => {
       const at = nowMicros();
-      frames++;
-      const text = raw.toString();
-      const id = Number(text.slice(text.lastIndexOf('"id":"') + 6, -2));
-      if (id <= agent.lastId) duplicates++;
-      else agent.lastId = id;
-      if (!text.startsWith('{"type":"new_message"')) return;
-      newMessages++;
-      if (agent.timed) latencies.push((at - isoMicros(JSON.parse(JSON.parse(text).data).created_at)) / 1000);
+      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+      pending = undefined;
+      let off = 0;
+      if (!upgraded) {
+        const headEnd = buf.indexOf('\r\n\r\n');
+        if (headEnd < 0) return void (pending = buf);
+        if (!buf.toString('latin1', 0, 12).endsWith('101')) {
+          socket.destroy();
+          return resolve(false);
+        }
+        upgraded = true;
+        resolve(true);
+        off = headEnd + 4;
+      }
+      while (buf.length - off >= 2) {
+        const opcode = buf[off]! & 0x0f;
+        let len = buf[off + 1]! & 0x7f;
+        let header = 2;
+        if (len === 126) {
+          if (buf.length - off < 4) break;
+          len = buf.readUInt16BE(off + 2);
+          header = 4;
+        } else if (len === 127) {
+          if (buf.length - off < 10) break;
+          len = Number(buf.readBigUInt64BE(off + 2));
+          header = 10;
+        }
+        if (buf.length - off < header + len) break;
+        const start = off + header;
+        if (opcode === 1) onFrame(agent, buf, start, start + len, at);
+        else if (opcode === 9) socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | len, 0, 0, 0, 0]), buf.subarray(start, start + len)])); // pong, masked with 0
+        off = start + len;
+      }
+      if (off < buf.length) pending = Buffer.from(buf.subarray(off));
     });
-    ws.once('open', () => resolve(true));
-    ws.once('error', () => resolve(false));
-    ws.once('close', () => {
-      if (!closing && agent.ws === ws) unexpectedCloses++;
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => {
+      resolve(false);
+      if (!closing && agent.socket === socket && upgraded) unexpectedCloses++;
     });
   });
 }
@@ -91,13 +144,13 @@ commands(async (command) => {
   } else if (command === 'resume') {
     // Every socket drops and comes back at once, each from the last event it saw.
     closing = true;
-    await Promise.all(agents.map((a) => new Promise<void>((r) => (a.ws!.once('close', () => r()), a.ws!.terminate()))));
+    await Promise.all(agents.map((a) => new Promise<void>((r) => (a.socket!.once('close', () => r()), a.socket!.destroy()))));
     closing = false;
     const resumed = await openAll(agents.length, (a) => a.lastId);
     say({ resumed: agents.length, ms: resumed.ms, failed: resumed.failed });
   } else if (command === 'close') {
     closing = true;
-    for (const a of agents) a.ws?.terminate();
+    for (const a of agents) a.socket?.destroy();
     say({ closed: true });
     process.exit(0);
   }

@@ -9,8 +9,6 @@ export interface Sequencer {
 
 export interface SequencerOptions {
   log: Logger;
-  /** Between polls while awake. */
-  pollMs?: number;
   /** Awake this long without an event, it tries to sleep. */
   idleMs?: number;
   /** Events numbered per transaction. */
@@ -25,16 +23,16 @@ const safetyMs = 1000;
 /**
  * Numbers committed events and sends them (sql/040_sequence.sql holds the protocol).
  * One per database: every gateway runs one, the one holding the session lock
- * 'sequencer' works, the others wait to take over. While events come it polls each
- * millisecond holding 'awake', so writers need not NOTIFY; idle, it sleeps until a
- * writer rings.
+ * 'sequencer' works, the others wait to take over. While events come, the procedure
+ * deskwire.run_sequencer polls each millisecond inside the database holding 'awake',
+ * so writers need not NOTIFY; idle, it returns and we sleep until a writer rings.
  */
 export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
-  const pollMs = opts.pollMs ?? 1;
   const idleMs = opts.idleMs ?? 250;
   const batch = opts.batch ?? 1000;
   let closed = false;
   let rang = false;
+  let current: { cancel(): void } | undefined;
   let alarm: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -57,7 +55,8 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       connect_timeout: 5,
       fetch_types: false,
       onnotice: () => {},
-      connection: { application_name: 'deskwire-sequencer' },
+      // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
+      connection: { application_name: 'deskwire-sequencer', client_connection_check_interval: '1000' },
       onclose: () => {
         lost = true;
         alarm?.();
@@ -69,34 +68,14 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         if (leader) break;
         await sleep(standbyMs);
       }
-      let holdsAwake = false;
-      let lastEvent = Date.now();
-      let awake = true; // look at once: events may have waited for a sequencer
       while (!closed && !lost) {
-        if (!awake) {
-          if (!rang) await sleep(safetyMs);
-          awake = true;
-          lastEvent = Date.now();
-        }
         rang = false;
-        const [row]: { holds: boolean; n: number }[] = await sql`
-          SELECT ${holdsAwake}::boolean OR pg_try_advisory_lock(deskwire.lock_key('awake')) AS holds,
-                 deskwire.sequence_events(${batch}) AS n`;
-        holdsAwake = row!.holds;
-        if (row!.n > 0) lastEvent = Date.now();
-        if (row!.n >= batch) continue;
-        if (Date.now() - lastEvent >= idleMs) {
-          const [{ may }]: { may: boolean }[] = await sql`SELECT deskwire.sequencer_may_sleep(${holdsAwake}) AS may`;
-          holdsAwake = false;
-          if (may) {
-            // Every writer that saw us awake is done: one last look, then sleep.
-            const [{ n }]: { n: number }[] = await sql`SELECT deskwire.sequence_events(${batch}) AS n`;
-            if (n > 0) lastEvent = Date.now();
-            else awake = false;
-            continue;
-          }
-        }
-        await sleep(pollMs);
+        // Awake: the database polls until it may sleep (or for at most 10 s).
+        const call = sql`CALL deskwire.run_sequencer(${idleMs}, 10000, ${batch})`;
+        current = call;
+        const [{ asleep }] = (await call) as unknown as { asleep: boolean }[];
+        current = undefined;
+        if (asleep && !rang && !closed) await sleep(safetyMs);
       }
     } finally {
       void sql.end({ timeout: 0 }).catch(() => {}); // not awaited: see connection.ts
@@ -122,6 +101,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     },
     async close() {
       closed = true;
+      current?.cancel();
       alarm?.();
       await running;
     },
