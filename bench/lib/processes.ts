@@ -17,6 +17,7 @@ export interface Proc {
   send(command: string): void;
   /** CPU seconds (user + system) the process has used so far. */
   cpuSeconds(): number;
+  cpu(): { user: number; system: number };
   rssMiB(): number;
   stop(): Promise<void>;
 }
@@ -67,6 +68,7 @@ export function run(file: string, args: unknown, env: Record<string, string> = {
     },
     send: (command) => child.stdin!.write(command + '\n'),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
+    cpu: () => cpuOf(child.pid!),
     rssMiB: () => rssMiBOf(child.pid!),
     async stop() {
       if (!exited) child.kill('SIGTERM');
@@ -78,10 +80,16 @@ export function run(file: string, args: unknown, env: Record<string, string> = {
 }
 
 export function cpuSecondsOf(pid: number): number {
+  const { user, system } = cpuOf(pid);
+  return user + system;
+}
+
+/** CPU seconds in user space and in the kernel (sends and receives are syscalls). */
+export function cpuOf(pid: number): { user: number; system: number } {
   // Fields after the ")" of the command name: utime and stime are the 12th and 13th.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  return { user: Number(fields[11]) / ticksPerSecond, system: Number(fields[12]) / ticksPerSecond };
 }
 
 export function rssMiBOf(pid: number): number {

@@ -31,12 +31,15 @@ export async function fanout(ctx: Context): Promise<Result> {
       listener.send('reset');
       await listener.next();
       const cpu0 = target.cpuSeconds();
+      const split0 = target.cpu();
       const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
       await writer.next();
       const written = await writer.next<{ committed: Record<string, number>; total: number; errors: number }>();
       const want = written.total * perOrg;
       const got = await settle(async () => (await fleet.report()).newMessages, want);
       const cpu = target.cpuSeconds() - cpu0;
+      const split1 = target.cpu();
+      const kernel = split1.system - split0.system;
       const report = await fleet.report();
       listener.send('report');
       const listened = await listener.next<{ latencyMs: ReturnType<typeof percentiles> }>();
@@ -64,12 +67,13 @@ export async function fanout(ctx: Context): Promise<Result> {
         newMessageFrames: got,
         duplicates: report.duplicates,
         serverCpuSeconds: round(cpu),
+        serverKernelCpuSeconds: round(kernel),
         framesPerCpuSecond: Math.round(perCpuSecond),
         frameLatencyMs: frameLatency,
         listenLatencyMs: listened.latencyMs,
       };
       rounds_.push(line);
-      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s, ${Math.round(perCpuSecond)} frames/CPU s, p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
+      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s, p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
       await fleet.close();
       await sleep(500);
     }
