@@ -192,3 +192,25 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- Taking the sequencer's lead. Its numbering transactions commit without waiting for
+-- their flush, so a crash of PostgreSQL can lose the last numbers given (and sent):
+-- those events are numbered again, and may reach a client twice. What must never
+-- happen is a number given twice, to two events: a client resuming from it would
+-- miss the second. The sequence is WAL-logged ahead in steps of 32, and at most
+-- wal_writer_delay (200 ms) of unflushed numbering can be lost, so skipping a
+-- million at each lead is far past anything a crash can have taken back.
+CREATE OR REPLACE FUNCTION deskwire.sequencer_lead() RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT pg_try_advisory_lock(deskwire.lock_key('sequencer')) THEN
+    RETURN false;
+  END IF;
+  -- This one commit waits for its flush: a skip lost to a crash could be repeated.
+  PERFORM set_config('synchronous_commit', 'on', true);
+  PERFORM setval('event_positions', greatest(
+    (SELECT last_value FROM event_positions),
+    (SELECT coalesce(max(position), 0) FROM events)) + 1000000);
+  RETURN true;
+END
+$$;

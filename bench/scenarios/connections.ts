@@ -1,9 +1,10 @@
 // Scenario 3: idle subscribed sockets. Server memory per connection and the
 // connect+subscribe rate, deskwire against the `ws` baseline with the same
 // clients; then the resume path: every socket dropped and back at once with ?since=.
+import postgres from 'postgres';
 import { run, sleep } from '../lib/processes.ts';
 import { median, round } from '../lib/stats.ts';
-import { type Context, type Result, connectFleet, tokensFor } from './context.ts';
+import { type Context, type Result, connectFleet, settle, tokensFor } from './context.ts';
 
 export async function connections(ctx: Context): Promise<Result> {
   // 50,000 is the issue's figure; a process here may hold 20,000 open files
@@ -37,7 +38,14 @@ export async function connections(ctx: Context): Promise<Result> {
       await sleep(2000);
     }
   }
-  const fleet = await connectFleet(ctx.deskwire.ws, tokens, resumeTotal / tokens.length, { timedPerOrg: 0, concurrency: 500 });
+  // Each socket first sees an event of its organization, so it resumes from a real
+  // id (with no id it would resume from the start of the log: a replay, not a resume).
+  const perOrgResume = resumeTotal / tokens.length;
+  const fleet = await connectFleet(ctx.deskwire.ws, tokens, perOrgResume, { timedPerOrg: 0, concurrency: 500 });
+  const sql = postgres(ctx.url, { max: 1, onnotice: () => {} });
+  for (const org of ctx.orgs.slice(0, tokens.length)) await sql`INSERT INTO messages (help_desk_id, message) VALUES (${org.desks[0]!}, 'before the drop')`;
+  await sql.end();
+  await settle(async () => (await fleet.report()).newMessages, resumeTotal);
   const resumed = await fleet.send('resume');
   const resumeMs = Math.max(...resumed.map((x) => x.ms!));
   const resumeFailed = resumed.reduce((a, x) => a + x.failed!, 0);

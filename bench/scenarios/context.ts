@@ -88,8 +88,8 @@ export async function connectFleet(
   return fleet;
 }
 
-/** Waits until `count()` reaches `want` or stops moving for 3 s, at most maxMs. */
-export async function settle(count: () => Promise<number>, want: number, maxMs = 20_000): Promise<number> {
+/** Waits until `count()` reaches `want` or stops moving for 3 s, at most maxMs: late is not missing. */
+export async function settle(count: () => Promise<number>, want: number, maxMs = 60_000): Promise<number> {
   const deadline = Date.now() + maxMs;
   let last = -1;
   let movedAt = Date.now();

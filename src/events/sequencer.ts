@@ -55,8 +55,17 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       connect_timeout: 5,
       fetch_types: false,
       onnotice: () => {},
-      // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
-      connection: { application_name: 'deskwire-sequencer', client_connection_check_interval: '1000' },
+      connection: {
+        application_name: 'deskwire-sequencer',
+        // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
+        client_connection_check_interval: '1000',
+        // Numbering commits do not wait for their own disk flush: waiting made every
+        // writer's flush queue behind one of ours (0.55x the throughput of a lone
+        // writer). The writers' rows are durable; only numbers can be lost, to a
+        // crash of PostgreSQL, and taking the lead skips past any it may have lost
+        // (deskwire.sequencer_lead), so a number is never given twice.
+        synchronous_commit: 'off',
+      },
       onclose: () => {
         lost = true;
         alarm?.();
@@ -64,7 +73,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     });
     try {
       while (!closed && !lost) {
-        const [{ leader }]: { leader: boolean }[] = await sql`SELECT pg_try_advisory_lock(deskwire.lock_key('sequencer')) AS leader`;
+        const [{ leader }]: { leader: boolean }[] = await sql`SELECT deskwire.sequencer_lead() AS leader`;
         if (leader) break;
         await sleep(standbyMs);
       }
