@@ -33,12 +33,13 @@ const insert = async (text: string) => {
   const [row] = await server.db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${text}) RETURNING id`;
   return row!.id as string;
 };
-/** Whether the sequencer holds the session lock 'awake'. */
+/** Whether this database's sequencer holds the session lock 'awake' (test files run in parallel, each on its own database). */
 const awake = async () => {
   const [{ held }] = await server.db.sql`
     SELECT EXISTS (
       SELECT 1 FROM pg_locks l, deskwire.lock_key('awake') k
       WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND l.mode = 'ExclusiveLock'
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid::bigint = (k >> 32) & 4294967295 AND l.objid::bigint = k & 4294967295) AS held`;
   return held as boolean;
 };
