@@ -37,6 +37,11 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   });
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
   let published = () => 0;
+  // The last position published per organization, and from where this process saw
+  // every event: a socket resuming from an id at or past both has missed nothing,
+  // and needs no query (a reconnect storm of 10,000 sockets is then no storm for the database).
+  const lastByOrganization = new Map<string, number>();
+  let seenFrom = Number.POSITIVE_INFINITY;
   const gateway = await startGateway({
     host: config.host,
     port: config.wsPort,
@@ -45,12 +50,18 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     connectionsPerCredential: config.wsConnectionsPerToken,
     allowedOrigins: config.allowedOrigins,
     published: () => published(),
-    replay: (organization, since, upto) => replay(sql, organization, since, upto),
+    replay: (organization, since, upto) =>
+      since >= seenFrom && since <= upto && (lastByOrganization.get(organization) ?? 0) <= since
+        ? Promise.resolve([])
+        : replay(sql, organization, since, upto),
     log,
   });
   const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
-    onEvent: gateway.publish,
+    onEvent: (e) => {
+      lastByOrganization.set(e.organization, e.position);
+      gateway.publish(e);
+    },
     channels: {
       deskwire_wake: () => sequencer.wake(),
       // A revoked API key loses its open sockets at once, not at their next reconnect.
@@ -59,6 +70,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     log,
   });
   published = events.position;
+  seenFrom = events.position(); // every event after it went through onEvent
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const rest = createRestApp(sql, authenticate, config, log);
   const server = await new Promise<Server>((resolve, reject) => {

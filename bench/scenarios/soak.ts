@@ -13,7 +13,14 @@ export async function soak(ctx: Context): Promise<Result> {
   await fleet.send('reset');
   const samples: { t: number; rss: number }[] = [];
   const started = Date.now();
-  const sampler = setInterval(() => samples.push({ t: (Date.now() - started) / 1000, rss: ctx.deskwire.proc.rssMiB() }), ctx.quick ? 500 : 5000);
+  let serverGone = false;
+  const sampler = setInterval(() => {
+    try {
+      samples.push({ t: (Date.now() - started) / 1000, rss: ctx.deskwire.proc.rssMiB() });
+    } catch {
+      serverGone = true; // no /proc entry: deskwire exited
+    }
+  }, ctx.quick ? 500 : 5000);
   const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
   await writer.next();
   const written = await writer.next<{ total: number; errors: number }>();
@@ -28,7 +35,7 @@ export async function soak(ctx: Context): Promise<Result> {
   const early = window(0.25, 0.5);
   const late = window(0.75, 1.01);
   const drift = ((late - early) / early) * 100;
-  const errors = written.errors + report.unexpectedCloses;
+  const errors = written.errors + report.unexpectedCloses + (serverGone ? 1 : 0);
   const s = `6. soak, ${seconds} s at ${rate} msg/s, ${orgs.length * perOrg} sockets`;
   ctx.log(`  soak: RSS ${round(early)} -> ${round(late)} MiB (${round(drift)} %), ${errors} errors, ${want - got} missing`);
   return {

@@ -15,6 +15,25 @@ export interface ListenOptions {
   log: Logger;
 }
 
+/**
+ * One connection of its own, kept for good (a LISTEN, session locks): never
+ * recycled by postgres.js, since what lives in the session would go with it.
+ */
+export function sessionConnection(url: string, connection: Record<string, string>, opts: Partial<postgres.Options<{}>> = {}): postgres.Sql {
+  return postgres(url, {
+    max: 1,
+    idle_timeout: 0,
+    max_lifetime: null,
+    connect_timeout: 5,
+    // A connection killed while postgres.js fetches array types on connect leaves
+    // a rejection nobody can catch (and Node exits on it). We need no array types.
+    fetch_types: false,
+    onnotice: () => {},
+    connection,
+    ...opts,
+  });
+}
+
 const backoffMs = (attempt: number) => Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 /**
@@ -30,16 +49,7 @@ export function holdListenConnection(url: string, opts: ListenOptions): ListenCo
   const open = async () => {
     for (let attempt = 0; !closed; attempt++) {
       let alive = true;
-      const conn: postgres.Sql = postgres(url, {
-        max: 1,
-        idle_timeout: 0,
-        max_lifetime: null,
-        connect_timeout: 5,
-        // A connection killed while postgres.js fetches array types on connect leaves
-        // a rejection nobody can catch (and Node exits on it). We need no array types.
-        fetch_types: false,
-        onnotice: () => {},
-        connection: { application_name: 'deskwire-listener' },
+      const conn: postgres.Sql = sessionConnection(url, { application_name: 'deskwire-listener' }, {
         onclose: () => {
           alive = false;
           opts.onLost();

@@ -1,5 +1,5 @@
-import postgres from 'postgres';
 import type { Logger } from '../log.ts';
+import { sessionConnection } from './connection.ts';
 
 export interface Sequencer {
   /** A writer rang (NOTIFY deskwire_wake), or events may be waiting: look now. */
@@ -48,14 +48,9 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   const session = async () => {
     // Session state lives in this one connection: when it drops, so do the locks.
     let lost = false;
-    const sql = postgres(url, {
-      max: 1,
-      idle_timeout: 0,
-      max_lifetime: null,
-      connect_timeout: 5,
-      fetch_types: false,
-      onnotice: () => {},
-      connection: {
+    const sql = sessionConnection(
+      url,
+      {
         application_name: 'deskwire-sequencer',
         // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
         client_connection_check_interval: '1000',
@@ -66,11 +61,13 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         // (deskwire.sequencer_lead), so a number is never given twice.
         synchronous_commit: 'off',
       },
-      onclose: () => {
-        lost = true;
-        alarm?.();
+      {
+        onclose: () => {
+          lost = true;
+          alarm?.();
+        },
       },
-    });
+    );
     try {
       while (!closed && !lost) {
         const [{ leader }]: { leader: boolean }[] = await sql`SELECT deskwire.sequencer_lead() AS leader`;
