@@ -32,7 +32,6 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   const batch = opts.batch ?? 1000;
   let closed = false;
   let rang = false;
-  let current: { cancel(): void } | undefined;
   let alarm: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -76,15 +75,17 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       }
       while (!closed && !lost) {
         rang = false;
-        // Awake: the database polls until it may sleep (or for at most 10 s).
-        const call = sql`CALL deskwire.run_sequencer(${idleMs}, 10000, ${batch})`;
-        current = call;
-        const [{ asleep }] = (await call) as unknown as { asleep: boolean }[];
-        current = undefined;
+        // Awake: the database polls until it may sleep, or for a second at most, so
+        // a close waits at most that long (cancelling the CALL instead made
+        // postgres.js throw at shutdown, where nothing can catch it).
+        const [{ asleep }] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch})`) as unknown as { asleep: boolean }[];
         if (asleep && !rang && !closed) await sleep(safetyMs);
       }
     } finally {
-      void sql.end({ timeout: 0 }).catch(() => {}); // not awaited: see connection.ts
+      // Ended before the caller goes on (at shutdown, before the database stops):
+      // postgres.js throws, where nothing can catch it, when a socket it has queued a
+      // write to closes under it. Bounded: ending a connection that never opened can hang.
+      await Promise.race([sql.end({ timeout: 1 }).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     }
   };
 
@@ -107,7 +108,6 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     },
     async close() {
       closed = true;
-      current?.cancel();
       alarm?.();
       await running;
     },
