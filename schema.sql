@@ -97,7 +97,6 @@ CREATE TABLE organizations (
 );
 
 FUNCTION deskwire.client_json(c clients) RETURNS json;
-FUNCTION deskwire.help_desk_json(d help_desks) RETURNS json;
 FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS json;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;

@@ -77,14 +77,5 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   )
 $$;
 
-CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks) RETURNS json
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-  c clients;
-  last messages;
-BEGIN
-  SELECT * INTO c FROM clients WHERE id = d.client_id;
-  last := deskwire.last_message(d.id);
-  RETURN deskwire.help_desk_json(d, c, last);
-END
-$$;
+-- Replaced by the three-argument form: every caller joins the rows.
+DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks);

@@ -18,7 +18,6 @@ export async function fanout(ctx: Context): Promise<Result> {
   await listener.next();
 
   const rounds_: Record<string, unknown>[] = [];
-  const latency = { deskwire: [] as number[], listen: [] as number[] };
   const p50 = { deskwire: [] as number[], listen: [] as number[] };
   const p99 = { deskwire: [] as number[], listen: [] as number[] };
   const efficiency = { deskwire: [] as number[], ws: [] as number[] };
@@ -53,8 +52,6 @@ export async function fanout(ctx: Context): Promise<Result> {
         p99.listen.push(listened.latencyMs.p99);
         missing += want - got;
         duplicates += report.duplicates;
-        latency.deskwire.push(frameLatency.p50);
-        latency.listen.push(listened.latencyMs.p50);
       }
       const line = {
         round: r + 1,
