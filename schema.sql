@@ -112,7 +112,7 @@ FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS json;
 FUNCTION deskwire.notify(events text[]) RETURNS void;
 FUNCTION deskwire.ring() RETURNS trigger;
-FUNCTION deskwire.run_sequencer(IN idle_ms integer, IN max_ms integer, IN max_events integer, INOUT asleep boolean) RETURNS null;
+FUNCTION deskwire.run_sequencer(IN idle_ms integer, IN max_ms integer, IN max_events integer, INOUT holds boolean, INOUT asleep boolean) RETURNS null;
 FUNCTION deskwire.sequence_events(max_events integer) RETURNS integer;
 FUNCTION deskwire.sequencer_lead() RETURNS boolean;
 FUNCTION deskwire.sequencer_may_sleep(release_awake boolean) RETURNS boolean;

@@ -149,10 +149,12 @@ $$;
 -- may sleep (true) or after max_ms even while busy (false), so a gateway that went
 -- away leaves no loop behind for long. One CALL per awake period: a round trip per
 -- millisecond cost the gateway more CPU than its fan-out.
-CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(idle_ms int, max_ms int, max_events int, INOUT asleep boolean DEFAULT false)
+DROP PROCEDURE IF EXISTS deskwire.run_sequencer(int, int, int, boolean);
+-- holds: whether this session holds 'awake' (kept across calls, so a busy sequencer
+-- never lets go of it between two of them).
+CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(idle_ms int, max_ms int, max_events int, INOUT holds boolean, INOUT asleep boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
-  holds boolean := false;
   started timestamptz := clock_timestamp();
   last_event timestamptz := clock_timestamp();
   n int;
@@ -172,6 +174,7 @@ BEGIN
         n := deskwire.sequence_events(max_events);
         COMMIT;
         IF n = 0 THEN
+          holds := false;
           asleep := true;
           RETURN;
         END IF;
@@ -181,10 +184,7 @@ BEGIN
       holds := pg_try_advisory_lock(deskwire.lock_key('awake'));
     END IF;
     IF clock_timestamp() - started > make_interval(secs => max_ms / 1000.0) THEN
-      IF holds THEN
-        PERFORM pg_advisory_unlock(deskwire.lock_key('awake'));
-      END IF;
-      RETURN;
+      RETURN; -- still holding 'awake': the caller comes straight back
     END IF;
     IF n < max_events THEN
       PERFORM pg_sleep(0.001);

@@ -73,12 +73,15 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         if (leader) break;
         await sleep(standbyMs);
       }
+      let holds = false; // 'awake', held by this session across calls
       while (!closed && !lost) {
         rang = false;
         // Awake: the database polls until it may sleep, or for a second at most, so
         // a close waits at most that long (cancelling the CALL instead made
         // postgres.js throw at shutdown, where nothing can catch it).
-        const [{ asleep }] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch})`) as unknown as { asleep: boolean }[];
+        const [result] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch}, ${holds})`) as unknown as { holds: boolean; asleep: boolean }[];
+        holds = result!.holds;
+        const asleep = result!.asleep;
         if (asleep && !rang && !closed) await sleep(safetyMs);
       }
     } finally {
