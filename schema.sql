@@ -39,17 +39,17 @@ CREATE TABLE event_log (
 CREATE TABLE events (
   id bigint NOT NULL,
   position bigint,
-  organization text NOT NULL,
+  organization text,
   type text NOT NULL,
   ref uuid NOT NULL,
   data json,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT events_numbered_have_organization CHECK ((("position" IS NULL) OR (organization IS NOT NULL))),
   CONSTRAINT events_pkey PRIMARY KEY (id)
 );
 CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position") WHERE ("position" IS NOT NULL);
 CREATE UNIQUE INDEX events_position_idx ON public.events USING btree ("position") WHERE ("position" IS NOT NULL);
 CREATE INDEX events_unnumbered_idx ON public.events USING btree (id) WHERE ("position" IS NULL);
-CREATE TRIGGER _900_ring AFTER INSERT ON public.events FOR EACH STATEMENT EXECUTE FUNCTION deskwire.ring();
 
 CREATE TABLE help_desks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -86,7 +86,7 @@ CREATE INDEX messages_file_idx ON public.messages USING btree (file) WHERE (file
 CREATE INDEX messages_help_desk_id_created_at_idx ON public.messages USING btree (help_desk_id, created_at DESC, id DESC);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _800_events_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_deleted();
-CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_inserted();
+CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.log_message_inserted();
 CREATE TRIGGER _800_events_update AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_updated();
 
 CREATE TABLE organizations (
@@ -97,6 +97,7 @@ CREATE TABLE organizations (
 );
 
 FUNCTION deskwire.client_json(c clients) RETURNS json;
+FUNCTION deskwire.event_payload(org text, id bigint, type text, data json) RETURNS text;
 FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS json;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
@@ -105,15 +106,15 @@ FUNCTION deskwire.lock_key(name text) RETURNS bigint;
 FUNCTION deskwire.log_clients_updated() RETURNS trigger;
 FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void;
 FUNCTION deskwire.log_help_desks_changed() RETURNS trigger;
+FUNCTION deskwire.log_message_inserted() RETURNS trigger;
 FUNCTION deskwire.log_messages_deleted() RETURNS trigger;
-FUNCTION deskwire.log_messages_inserted() RETURNS trigger;
 FUNCTION deskwire.log_messages_updated() RETURNS trigger;
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS json;
 FUNCTION deskwire.notify(events text[]) RETURNS void;
-FUNCTION deskwire.ring() RETURNS trigger;
-FUNCTION deskwire.run_sequencer(IN idle_ms integer, IN max_ms integer, IN max_events integer, INOUT holds boolean, INOUT asleep boolean) RETURNS null;
-FUNCTION deskwire.sequence_events(max_events integer) RETURNS integer;
+FUNCTION deskwire.ring_sequencer() RETURNS void;
+FUNCTION deskwire.run_sequencer(IN idle_ms integer, IN max_ms integer, IN max_events integer, INOUT holds boolean, INOUT floor bigint, INOUT asleep boolean) RETURNS null;
+FUNCTION deskwire.sequence_events(max_events integer, after bigint) RETURNS integer;
 FUNCTION deskwire.sequencer_lead() RETURNS boolean;
 FUNCTION deskwire.sequencer_may_sleep(release_awake boolean) RETURNS boolean;
 FUNCTION deskwire.touch_updated_at() RETURNS trigger;

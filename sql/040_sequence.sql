@@ -9,7 +9,7 @@
 --
 -- How a writer's row reaches the sequencer within milliseconds without a NOTIFY:
 -- while the sequencer is awake it polls every millisecond and holds the session
--- lock 'awake'. A writer checks that lock (trigger _900_ring): held, it does
+-- lock 'awake'. A writer checks that lock (deskwire.ring_sequencer): held, it does
 -- nothing; free, it NOTIFYs deskwire_wake, which wakes the sequencer. The race at
 -- falling asleep is closed by the lock 'writers', which every event-writing
 -- transaction holds shared until it ends: the sequencer releases 'awake', then
@@ -35,7 +35,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT hashtext('deskwire.' || name)::bigint
 $$;
 
-CREATE OR REPLACE FUNCTION deskwire.ring() RETURNS trigger
+-- Called by the event-writing functions of sql/030_events.sql, in the writer's
+-- transaction, after they add rows (a function, not a trigger on events: a second
+-- trigger per write cost writers about 25 us).
+DROP TRIGGER IF EXISTS _900_ring ON events;
+DROP FUNCTION IF EXISTS deskwire.ring();
+CREATE OR REPLACE FUNCTION deskwire.ring_sequencer() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(deskwire.lock_key('writers'));
@@ -46,12 +51,8 @@ BEGIN
     -- Sent at commit; repeats within one transaction are folded into one.
     PERFORM pg_notify('deskwire_wake', '');
   END IF;
-  RETURN NULL;
 END
 $$;
-
-CREATE OR REPLACE TRIGGER _900_ring AFTER INSERT ON events
-  FOR EACH STATEMENT EXECUTE FUNCTION deskwire.ring();
 
 CREATE OR REPLACE FUNCTION deskwire.notify(events text[]) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -73,56 +74,94 @@ END
 $$;
 
 -- Numbers up to max_events committed, unnumbered events (oldest first), writes
--- their JSON, sends them, and returns how many. The JSON is the row as it is now,
--- milliseconds after the writer's commit: the same function a REST answer uses.
--- An event whose row is already gone (a message deleted in those milliseconds) is
--- dropped: a later event of its desk tells the change. Callers take turns.
+-- their JSON, sends them, and returns how many it took (numbered or dropped).
+-- The JSON is the row as it is now, milliseconds after the writer's commit: the
+-- same function a REST answer uses. An event whose row is already gone (a message
+-- deleted in those milliseconds) is dropped: a later event of its desk tells the
+-- change. Callers take turns.
+--
+-- A new message changes its desk (last_message): after the last new_message of a
+-- desk in the batch comes one update_helpdesk for that desk, added here rather
+-- than by the writer. A burst into one desk costs one desk event per batch, and a
+-- writer one row per message.
 --
 -- Every row is found by its key, whatever the statistics say: a batch joined in
 -- one UPDATE was once planned on a young table's statistics (0 rows) as a scan of
--- the whole table per row, and fell seconds behind. Hence the loop, and no seqscan,
--- hash or merge join: a batch is at most max_events rows, looked up by index.
-CREATE OR REPLACE FUNCTION deskwire.sequence_events(max_events int) RETURNS int
-LANGUAGE plpgsql SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+-- the whole table per row, and fell seconds behind. Hence the loop, no seqscan,
+-- hash or merge join, and one generic plan (no JIT: its estimate of a LIMIT $1 is
+-- large enough to set it off, at 30 ms a batch).
+--
+-- after: every unnumbered event at or below it is known to be numbered already
+-- (run_sequencer's floor): the scan starts above it, not at the bottom of an index
+-- full of entries for rows numbered since the last vacuum.
+DROP FUNCTION IF EXISTS deskwire.sequence_events(int);
+CREATE OR REPLACE FUNCTION deskwire.sequence_events(max_events int, after bigint DEFAULT 0) RETURNS int
+LANGUAGE plpgsql
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
   r record;
+  fetched int := 0;
   n int := 0;
   pos bigint;
-  inline text;
   payloads text[] := '{}';
 BEGIN
   PERFORM pg_advisory_xact_lock(deskwire.lock_key('positions'));
   FOR r IN
-    SELECT e.id, e.organization, e.type, CASE
+    SELECT e.ctid AS row, coalesce(e.organization, d.organization) AS organization, e.type, d.id AS desk,
+      CASE
         WHEN e.type = 'update_helpdesk' THEN CASE WHEN d.id IS NOT NULL THEN deskwire.help_desk_json(d, c, last) END
-        ELSE CASE WHEN m.id IS NOT NULL THEN deskwire.message_json(m) END
-      END AS data
-    FROM (SELECT * FROM events WHERE position IS NULL ORDER BY id LIMIT max_events) e
+        WHEN m.id IS NOT NULL THEN deskwire.message_json(m)
+      END AS data,
+      CASE WHEN e.type = 'new_message' AND d.id IS NOT NULL
+             AND row_number() OVER (PARTITION BY e.type, d.id ORDER BY e.id DESC) = 1
+        THEN deskwire.help_desk_json(d, c, last)
+      END AS desk_data
+    FROM (SELECT ctid, * FROM events WHERE position IS NULL AND id > after ORDER BY id LIMIT max_events) e
     LEFT JOIN messages m ON e.type <> 'update_helpdesk' AND m.id = e.ref
-    LEFT JOIN help_desks d ON e.type = 'update_helpdesk' AND d.id = e.ref
+    LEFT JOIN help_desks d ON d.id = CASE e.type WHEN 'update_helpdesk' THEN e.ref ELSE m.help_desk_id END
     LEFT JOIN clients c ON c.id = d.client_id
     LEFT JOIN LATERAL (
       SELECT * FROM messages x WHERE x.help_desk_id = d.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1
     ) last ON true
     ORDER BY e.id
   LOOP
+    fetched := fetched + 1;
+    -- By ctid: only the sequencer changes an unnumbered row, and it holds 'positions'.
     IF r.data IS NULL THEN
-      DELETE FROM events WHERE id = r.id;
+      DELETE FROM events WHERE ctid = r.row;
       CONTINUE;
     END IF;
     pos := nextval('event_positions');
-    UPDATE events SET position = pos, data = r.data WHERE id = r.id;
-    inline := json_build_object('org', r.organization, 'id', pos, 'type', r.type, 'data', r.data)::text;
-    IF octet_length(inline) > 7000 THEN
-      inline := json_build_object('org', r.organization, 'id', pos, 'type', r.type, 'large', true)::text;
-    END IF;
-    payloads := payloads || inline;
+    UPDATE events SET position = pos, organization = r.organization, data = r.data WHERE ctid = r.row;
+    payloads := payloads || deskwire.event_payload(r.organization, pos, r.type, r.data);
     n := n + 1;
+    IF r.desk_data IS NOT NULL THEN
+      pos := nextval('event_positions');
+      INSERT INTO events (position, organization, type, ref, data)
+      VALUES (pos, r.organization, 'update_helpdesk', r.desk, r.desk_data);
+      payloads := payloads || deskwire.event_payload(r.organization, pos, 'update_helpdesk', r.desk_data);
+      n := n + 1;
+    END IF;
   END LOOP;
   IF n > 0 THEN
     PERFORM deskwire.notify(payloads);
   END IF;
-  RETURN n;
+  RETURN fetched;
+END
+$$;
+
+-- One event as the gateway reads it from a NOTIFY: inline, or marked large (its
+-- data is then read from the log).
+CREATE OR REPLACE FUNCTION deskwire.event_payload(org text, id bigint, type text, data json) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  inline text := json_build_object('org', org, 'id', id, 'type', type, 'data', data)::text;
+BEGIN
+  IF octet_length(inline) > 7000 THEN
+    RETURN json_build_object('org', org, 'id', id, 'type', type, 'large', true)::text;
+  END IF;
+  RETURN inline;
 END
 $$;
 
@@ -150,28 +189,60 @@ $$;
 -- away leaves no loop behind for long. One CALL per awake period: a round trip per
 -- millisecond cost the gateway more CPU than its fan-out.
 DROP PROCEDURE IF EXISTS deskwire.run_sequencer(int, int, int, boolean);
+DROP PROCEDURE IF EXISTS deskwire.run_sequencer(int, int, int, boolean, boolean);
 -- holds: whether this session holds 'awake' (kept across calls, so a busy sequencer
 -- never lets go of it between two of them).
-CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(idle_ms int, max_ms int, max_events int, INOUT holds boolean, INOUT asleep boolean DEFAULT false)
+--
+-- floor (kept across calls too): every event with an id at or below it is numbered
+-- or dropped, so scans start above it. Without it each poll walked the unnumbered
+-- index from its bottom, through an entry for every row numbered since the last
+-- vacuum, and that walk was most of the sequencer's work. Ids are drawn before their
+-- transaction commits, so the floor may pass an id only once the transaction that
+-- drew it has ended. A mark is the last id drawn, read before a batch writes; the
+-- batch's own xid, assigned at its first write, is then above the xid of every
+-- transaction that drew an id up to the mark. Once the snapshot's xmin reaches
+-- that xid, all of them have ended; the next scan sees every such row, and the
+-- floor moves to the mark. A transaction left open elsewhere holds the floor back;
+-- it never makes it skip a row.
+CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(idle_ms int, max_ms int, max_events int, INOUT holds boolean, INOUT floor bigint DEFAULT 0, INOUT asleep boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   last_event timestamptz := clock_timestamp();
   n int;
+  mark_id bigint;
+  mark_xid xid8;
+  last_drawn bigint;
+  ready bigint;
 BEGIN
   asleep := false;
   LOOP
     IF NOT holds THEN
       holds := pg_try_advisory_lock(deskwire.lock_key('awake'));
     END IF;
-    n := deskwire.sequence_events(max_events);
+    IF mark_xid IS NULL THEN
+      -- (events_id_seq has no cache: no session holds ids below its last_value.)
+      last_drawn := (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM events_id_seq);
+    ELSIF ready IS NULL AND pg_snapshot_xmin(pg_current_snapshot()) >= mark_xid THEN
+      ready := mark_id; -- the scan below sees every row with an id up to it
+    END IF;
+    n := deskwire.sequence_events(max_events, floor);
+    IF mark_xid IS NULL THEN
+      mark_xid := pg_current_xact_id_if_assigned(); -- NULL if the batch wrote nothing
+      mark_id := last_drawn;
+    END IF;
     COMMIT;
+    IF ready IS NOT NULL AND n < max_events THEN
+      floor := ready;
+      ready := NULL;
+      mark_xid := NULL;
+    END IF;
     IF n > 0 THEN
       last_event := clock_timestamp();
     ELSIF clock_timestamp() - last_event > make_interval(secs => idle_ms / 1000.0) THEN
       IF deskwire.sequencer_may_sleep(holds) THEN
         -- Every writer that saw us awake is done: one last look, then sleep.
-        n := deskwire.sequence_events(max_events);
+        n := deskwire.sequence_events(max_events, floor);
         COMMIT;
         IF n = 0 THEN
           holds := false;

@@ -108,3 +108,50 @@ test('a message deleted before it is numbered is dropped, not sent empty; its de
   const [{ n }] = await server.db.sql`SELECT count(*)::int AS n FROM events WHERE ref = ${id}`;
   assert.equal(n, 0, 'its event was removed from the log');
 });
+
+test('a writer open for a while, alone, is numbered when it commits: the scan floor never passes it', async () => {
+  await agent.next(messageFrame(await insert('awake first')));
+  const slow = await server.db.sql.reserve();
+  try {
+    await slow`BEGIN`;
+    const [row] = await slow`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, 'open a while') RETURNING id`;
+    // No other write completes meanwhile: the sequencer polls a hundred times,
+    // each time deciding how far up its scans may start.
+    await sleep(150);
+    await slow`COMMIT`;
+    await agent.next(messageFrame(row!.id as string));
+  } finally {
+    slow.release();
+  }
+  const [{ n }] = await server.db.sql`SELECT count(*)::int AS n FROM events WHERE position IS NULL`;
+  assert.equal(n, 0, 'nothing left unnumbered');
+});
+
+test('concurrent writers: every message is numbered and delivered once', async () => {
+  const writers = postgres(server.db.url, { max: 8, onnotice: () => {} });
+  try {
+    const ids = (await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      const mine: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const [row] = await writers.begin(async (tx) => {
+          const r = await tx`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${`w${w} ${i}`}) RETURNING id`;
+          if (i % 3 === 0) await sleep(2); // commits land out of id order
+          return r;
+        });
+        mine.push(row!.id as string);
+      }
+      return mine;
+    }))).flat();
+    const want = new Set(ids);
+    const delivered = () => agent.frames.filter((f) => f.type === 'new_message' && want.has(JSON.parse(f.data).uuid));
+    const deadline = Date.now() + 10_000;
+    while (new Set(delivered().map((f) => JSON.parse(f.data).uuid)).size < want.size && Date.now() < deadline) await agent.quiet(20);
+    await agent.quiet(100);
+    const seen = new Map<string, number>();
+    for (const f of delivered()) seen.set(JSON.parse(f.data).uuid, (seen.get(JSON.parse(f.data).uuid) ?? 0) + 1);
+    assert.equal(seen.size, want.size, 'every message delivered');
+    assert.ok([...want].every((id) => seen.get(id) === 1), 'each once');
+  } finally {
+    await writers.end();
+  }
+});

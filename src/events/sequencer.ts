@@ -74,13 +74,15 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         await sleep(standbyMs);
       }
       let holds = false; // 'awake', held by this session across calls
+      let floor = '0'; // ids at or below it are numbered (a bigint, kept as text)
       while (!closed && !lost) {
         rang = false;
         // Awake: the database polls until it may sleep, or for a second at most, so
         // a close waits at most that long (cancelling the CALL instead made
         // postgres.js throw at shutdown, where nothing can catch it).
-        const [result] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch}, ${holds})`) as unknown as { holds: boolean; asleep: boolean }[];
+        const [result] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch}, ${holds}, ${floor}::bigint)`) as unknown as { holds: boolean; floor: string; asleep: boolean }[];
         holds = result!.holds;
+        floor = result!.floor;
         const asleep = result!.asleep;
         if (asleep && !rang && !closed) await sleep(safetyMs);
       }
