@@ -44,7 +44,6 @@ CREATE TABLE events (
   ref uuid NOT NULL,
   data json,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  CONSTRAINT events_numbered_have_organization CHECK ((("position" IS NULL) OR (organization IS NOT NULL))),
   CONSTRAINT events_pkey PRIMARY KEY (id)
 );
 CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position") WHERE ("position" IS NOT NULL);

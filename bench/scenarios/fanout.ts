@@ -1,7 +1,8 @@
 // Scenarios 1 and 2: commit-to-frame latency at full fan-out, and frames per server
 // CPU-second, deskwire against a plain `ws` server fed by the same events, in
 // alternating rounds of the same load.
-import { run, sleep } from '../lib/processes.ts';
+import { cpus } from 'node:os';
+import { machineBusySeconds, run, sleep } from '../lib/processes.ts';
 import { median, percentiles, round } from '../lib/stats.ts';
 import { type Context, type Result, connectFleet, settle, tokensFor } from './context.ts';
 
@@ -31,9 +32,16 @@ export async function fanout(ctx: Context): Promise<Result> {
       await listener.next();
       const cpu0 = target.cpuSeconds();
       const split0 = target.cpu();
+      const clients0 = fleet.procs.reduce((a, p) => a + p.cpuSeconds(), 0);
+      const machine0 = machineBusySeconds();
+      const started = Date.now();
       const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
       await writer.next();
       const written = await writer.next<{ committed: Record<string, number>; total: number; errors: number }>();
+      // Where the machine's cores went while the writer ran: what the clients and
+      // everything else left to the server.
+      const machineBusy = (machineBusySeconds() - machine0) / ((Date.now() - started) / 1000);
+      const clientCpu = fleet.procs.reduce((a, p) => a + p.cpuSeconds(), 0) - clients0;
       const want = written.total * perOrg;
       const got = await settle(async () => (await fleet.report()).newMessages, want);
       const cpu = target.cpuSeconds() - cpu0;
@@ -65,12 +73,14 @@ export async function fanout(ctx: Context): Promise<Result> {
         duplicates: report.duplicates,
         serverCpuSeconds: round(cpu),
         serverKernelCpuSeconds: round(kernel),
+        clientCpuSeconds: round(clientCpu),
+        machineBusyCores: round(machineBusy),
         framesPerCpuSecond: Math.round(perCpuSecond),
         frameLatencyMs: frameLatency,
         listenLatencyMs: listened.latencyMs,
       };
       rounds_.push(line);
-      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s, p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
+      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s; clients ${round(clientCpu)} CPU s; machine ${round(machineBusy)} of ${cpus().length} cores busy; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
       await fleet.close();
       await sleep(500);
     }

@@ -47,8 +47,9 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions, limit: Koa
   };
   // Each multipart request gets a folder of its own for uploads in flight, removed
   // when the request ends: a refused or broken upload leaves nothing behind.
+  const plain = koaBody(limits); // built once: koa-body sets up its parsers per instance
   const body: Koa.Middleware = async (ctx, next) => {
-    if (!ctx.is('multipart')) return koaBody(limits)(ctx, next);
+    if (!ctx.is('multipart')) return plain(ctx, next);
     const uploadDir = await mkdtemp(join(incomingDir(opts.mediaDir), 'r-'));
     try {
       await koaBody({ ...limits, formidable: { ...formidable, uploadDir } })(ctx, next);
