@@ -85,7 +85,7 @@ CREATE INDEX messages_file_idx ON public.messages USING btree (file) WHERE (file
 CREATE INDEX messages_help_desk_id_created_at_idx ON public.messages USING btree (help_desk_id, created_at DESC, id DESC);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _800_events_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_deleted();
-CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.log_message_inserted();
+CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_inserted();
 CREATE TRIGGER _800_events_update AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_updated();
 
 CREATE TABLE organizations (
@@ -105,8 +105,8 @@ FUNCTION deskwire.lock_key(name text) RETURNS bigint;
 FUNCTION deskwire.log_clients_updated() RETURNS trigger;
 FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void;
 FUNCTION deskwire.log_help_desks_changed() RETURNS trigger;
-FUNCTION deskwire.log_message_inserted() RETURNS trigger;
 FUNCTION deskwire.log_messages_deleted() RETURNS trigger;
+FUNCTION deskwire.log_messages_inserted() RETURNS trigger;
 FUNCTION deskwire.log_messages_updated() RETURNS trigger;
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS json;

@@ -133,9 +133,12 @@ describe('a row written with plain SQL', () => {
     assert.deepEqual(await bulkA(agentB), expected);
     const extra = await agentA.quiet(100);
     assert.equal(extra.filter((f) => f.type === 'new_message').length, 0);
-    // and the desk's last_message event follows the messages
+    // and the desk's last_message event follows the messages: one, not one per row
     const after = agentA.frames.slice(before);
     assert.equal(after.at(-1)!.type, 'update_helpdesk');
+    assert.equal(data(after.at(-1)!).last_message.message, 'bulk 150');
+    const deskEvents = after.filter((f) => f.type === 'update_helpdesk').length;
+    assert.ok(deskEvents < 10, `${deskEvents} desk events for 150 messages in one statement`);
   });
 
   test('a rolled-back write sends nothing', async () => {

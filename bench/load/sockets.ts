@@ -56,7 +56,8 @@ function onFrame(agent: Agent, buf: Buffer, start: number, end: number, at: numb
   if (agent.timed) latencies.push((at - isoMicros(JSON.parse(JSON.parse(buf.toString('utf8', start, end)).data).created_at)) / 1000);
 }
 
-function open(agent: Agent, index: number, since?: number): Promise<boolean> {
+/** Resolves with null once upgraded, or with why it was not (an HTTP status, an error code). */
+function open(agent: Agent, index: number, since?: number): Promise<string | null> {
   return new Promise((resolve) => {
     const path = `/ws/chat/${agent.org}/?token=${agent.token}${since !== undefined ? `&since=${since}` : ''}`;
     const socket = connect({ host: target.hostname, port: Number(target.port), localAddress: args.sourceAddresses[index % args.sourceAddresses.length] });
@@ -78,12 +79,13 @@ function open(agent: Agent, index: number, since?: number): Promise<boolean> {
       if (!upgraded) {
         const headEnd = buf.indexOf('\r\n\r\n');
         if (headEnd < 0) return void (pending = buf);
-        if (!buf.toString('latin1', 0, 12).endsWith('101')) {
+        const status = buf.toString('latin1', 9, 12);
+        if (status !== '101') {
           socket.destroy();
-          return resolve(false);
+          return resolve(`HTTP ${status}`);
         }
         upgraded = true;
-        resolve(true);
+        resolve(null);
         off = headEnd + 4;
       }
       while (buf.length - off >= 2) {
@@ -107,32 +109,37 @@ function open(agent: Agent, index: number, since?: number): Promise<boolean> {
       }
       if (off < buf.length) pending = Buffer.from(buf.subarray(off));
     });
-    socket.once('error', () => resolve(false));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     socket.once('close', () => {
-      resolve(false);
+      resolve('closed before the upgrade');
       if (!closing && agent.socket === socket && upgraded) unexpectedCloses++;
     });
   });
 }
 
 /** Opens agents[i] for every i, `concurrency` handshakes at a time. */
-async function openAll(concurrency: number, since: (a: Agent) => number | undefined): Promise<{ ms: number; failed: number }> {
+async function openAll(concurrency: number, since: (a: Agent) => number | undefined): Promise<{ ms: number; failed: number; why: Record<string, number> }> {
   const started = performance.now();
   let next = 0;
   let failed = 0;
+  const why: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: Math.min(concurrency, agents.length) }, async () => {
       while (next < agents.length) {
         const i = next++;
-        if (!(await open(agents[i]!, i, since(agents[i]!)))) failed++;
+        const failure = await open(agents[i]!, i, since(agents[i]!));
+        if (failure !== null) {
+          failed++;
+          why[failure] = (why[failure] ?? 0) + 1;
+        }
       }
     }),
   );
-  return { ms: performance.now() - started, failed };
+  return { ms: performance.now() - started, failed, why };
 }
 
 const connected = await openAll(args.concurrency, () => undefined);
-say({ ready: true, sockets: agents.length, connectMs: connected.ms, failed: connected.failed });
+say({ ready: true, sockets: agents.length, connectMs: connected.ms, failed: connected.failed, why: connected.why });
 
 commands(async (command) => {
   if (command === 'report') {
@@ -147,7 +154,7 @@ commands(async (command) => {
     await Promise.all(agents.map((a) => new Promise<void>((r) => (a.socket!.once('close', () => r()), a.socket!.destroy()))));
     closing = false;
     const resumed = await openAll(agents.length, (a) => a.lastId);
-    say({ resumed: agents.length, ms: resumed.ms, failed: resumed.failed });
+    say({ resumed: agents.length, ms: resumed.ms, failed: resumed.failed, why: resumed.why });
   } else if (command === 'close') {
     closing = true;
     for (const a of agents) a.socket?.destroy();

@@ -49,7 +49,9 @@ export async function connections(ctx: Context): Promise<Result> {
   const resumed = await fleet.send('resume');
   const resumeMs = Math.max(...resumed.map((x) => x.ms!));
   const resumeFailed = resumed.reduce((a, x) => a + x.failed!, 0);
-  ctx.log(`  resume: ${resumeTotal} sockets back in ${Math.round(resumeMs)} ms (${resumeFailed} failed)`);
+  const resumeWhy: Record<string, number> = {};
+  for (const r of resumed) for (const [k, v] of Object.entries((r as unknown as { why: Record<string, number> }).why ?? {})) resumeWhy[k] = (resumeWhy[k] ?? 0) + v;
+  ctx.log(`  resume: ${resumeTotal} sockets back in ${Math.round(resumeMs)} ms (${resumeFailed} failed${resumeFailed ? `: ${JSON.stringify(resumeWhy)}` : ''})`);
   await fleet.close();
 
   const mem = { deskwire: median(memory.deskwire), ws: median(memory.ws) };
@@ -61,6 +63,6 @@ export async function connections(ctx: Context): Promise<Result> {
       { scenario: s, metric: 'connect+subscribe per second', deskwire: Math.round(rt.deskwire), baseline: Math.round(rt.ws), target: '≥ 5× baseline', met: rt.deskwire >= 5 * rt.ws },
       { scenario: `3. resume ${resumeTotal.toLocaleString('en')} sockets at once`, metric: 'all back, with ?since= (ms)', deskwire: Math.round(resumeMs), baseline: '-', target: '≤ 1000, none failed', met: resumeMs <= 1000 && resumeFailed === 0 },
     ],
-    details: { total, resumeTotal, resumeFailed, runs },
+    details: { total, resumeTotal, resumeFailed, resumeWhy, runs },
   };
 }
