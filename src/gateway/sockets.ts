@@ -196,7 +196,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       (err) => {
         done();
         opts.log.warn({ err }, 'replay failed; the client should resume again');
-        if (!entry.closed) ws.end(1011, 'replay failed; resume again');
+        if (!entry.closed) endCorked(ws, 1011, 'replay failed; resume again');
       },
     );
   }
@@ -206,7 +206,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const now = Date.now();
     for (const ws of sockets) {
       const { expiresAt } = ws.getUserData();
-      if (expiresAt !== undefined && expiresAt <= now) ws.end(closeCodes.tokenExpired, 'token expired');
+      if (expiresAt !== undefined && expiresAt <= now) endCorked(ws, closeCodes.tokenExpired, 'token expired');
     }
   }, expirySweepMs);
   sweep.unref();
@@ -217,7 +217,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const agent = ws.getUserData();
       const buffered = ws.getBufferedAmount();
       if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
-        ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
+        endCorked(ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
       agent.buffered = buffered;
     }
@@ -229,7 +229,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const c of catchingUp.get(e.organization) ?? []) {
       if (c.waiting.push(e.frame) > maxWaitingFrames && !c.closed) {
         c.closed = true;
-        c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
+        endCorked(c.ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
     }
   };
@@ -241,17 +241,25 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         port: uWS.us_socket_local_port(token),
         publish,
         disconnect(credential, code, reason) {
-          for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
+          for (const ws of sockets) if (ws.getUserData().credential === credential) endCorked(ws, code, reason);
         },
         close() {
           clearInterval(sweep);
           clearInterval(behind);
           uWS.us_listen_socket_close(token);
-          for (const ws of sockets) ws.end(1001, 'server shutting down');
+          for (const ws of sockets) endCorked(ws, 1001, 'server shutting down');
         },
       });
     });
   });
+}
+
+/**
+ * Closes a socket from outside uWS's own callbacks (a timer, a NOTIFY): uWS wants
+ * such writes corked, and its close frame is one.
+ */
+function endCorked(ws: WebSocket<Agent>, code: number, reason: string): void {
+  ws.cork(() => ws.end(code, reason));
 }
 
 function reply(res: HttpResponse, e: HttpError): void {
