@@ -221,8 +221,9 @@ BEGIN
       holds := pg_try_advisory_lock(deskwire.lock_key('awake'));
     END IF;
     IF mark_xid IS NULL THEN
-      -- (events_id_seq has no cache: no session holds ids below its last_value.)
-      last_drawn := (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM events_id_seq);
+      -- A function call, not a query: this runs at every idle poll. (events_id_seq
+      -- has no cache: no session holds ids below its last value; NULL: none drawn.)
+      last_drawn := coalesce(pg_sequence_last_value('events_id_seq'), 0);
     ELSIF ready IS NULL AND pg_snapshot_xmin(pg_current_snapshot()) >= mark_xid THEN
       ready := mark_id; -- the scan below sees every row with an id up to it
     END IF;
