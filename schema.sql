@@ -21,13 +21,20 @@ CREATE TABLE clients (
   phone text NOT NULL DEFAULT ''::text,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT clients_id_organization_key UNIQUE (id, organization),
   CONSTRAINT clients_organization_fkey FOREIGN KEY (organization) REFERENCES organizations(name) ON UPDATE CASCADE ON DELETE CASCADE,
   CONSTRAINT clients_pkey PRIMARY KEY (id)
 );
 CREATE INDEX clients_organization_idx ON public.clients USING btree (organization);
+CREATE INDEX clients_written_by_idx ON public.clients USING btree (written_by);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
-CREATE TRIGGER _800_events_update AFTER UPDATE ON public.clients REFERENCING NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_clients_updated();
+
+CREATE TABLE desk_changes (
+  desk_id uuid NOT NULL,
+  written_by xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX desk_changes_written_by_idx ON public.desk_changes USING btree (written_by);
 
 CREATE TABLE event_log (
   singleton boolean NOT NULL DEFAULT true,
@@ -37,18 +44,15 @@ CREATE TABLE event_log (
 );
 
 CREATE TABLE events (
-  id bigint NOT NULL,
-  position bigint,
-  organization text,
+  position bigint NOT NULL,
+  organization text NOT NULL,
   type text NOT NULL,
   ref uuid NOT NULL,
-  data json,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  CONSTRAINT events_pkey PRIMARY KEY (id)
+  frame text NOT NULL,
+  CONSTRAINT events_pkey PRIMARY KEY ("position")
 );
-CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position") WHERE ("position" IS NOT NULL);
-CREATE UNIQUE INDEX events_position_idx ON public.events USING btree ("position") WHERE ("position" IS NOT NULL);
-CREATE INDEX events_unnumbered_idx ON public.events USING btree (id) WHERE ("position" IS NULL);
+CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
 
 CREATE TABLE help_desks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -56,15 +60,15 @@ CREATE TABLE help_desks (
   client_id uuid NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT help_desks_client_id_organization_fkey FOREIGN KEY (client_id, organization) REFERENCES clients(id, organization) ON UPDATE CASCADE ON DELETE CASCADE,
   CONSTRAINT help_desks_pkey PRIMARY KEY (id)
 );
 CREATE INDEX help_desks_client_id_idx ON public.help_desks USING btree (client_id);
 CREATE INDEX help_desks_organization_created_at_idx ON public.help_desks USING btree (organization, created_at DESC, id DESC);
+CREATE INDEX help_desks_written_by_idx ON public.help_desks USING btree (written_by);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _110_organization BEFORE INSERT ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.help_desk_organization();
-CREATE TRIGGER _800_events_insert AFTER INSERT ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_help_desks_changed();
-CREATE TRIGGER _800_events_update AFTER UPDATE ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_help_desks_changed();
 
 CREATE TABLE messages (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -75,6 +79,8 @@ CREATE TABLE messages (
   status text NOT NULL DEFAULT 'sending'::text,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  created_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT messages_has_content CHECK (((message IS NOT NULL) OR (file IS NOT NULL))),
   CONSTRAINT messages_help_desk_id_fkey FOREIGN KEY (help_desk_id) REFERENCES help_desks(id) ON DELETE CASCADE,
   CONSTRAINT messages_pkey PRIMARY KEY (id),
@@ -83,10 +89,9 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_file_idx ON public.messages USING btree (file) WHERE (file IS NOT NULL);
 CREATE INDEX messages_help_desk_id_created_at_idx ON public.messages USING btree (help_desk_id, created_at DESC, id DESC);
-CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
-CREATE TRIGGER _800_events_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_deleted();
-CREATE TRIGGER _800_events_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_inserted();
-CREATE TRIGGER _800_events_update AFTER UPDATE ON public.messages REFERENCING OLD TABLE AS previous NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.log_messages_updated();
+CREATE INDEX messages_written_by_idx ON public.messages USING btree (written_by);
+CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.messages FOR EACH ROW EXECUTE FUNCTION deskwire.touch_message();
+CREATE TRIGGER _800_desk_changes AFTER DELETE ON public.messages REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_messages_deleted();
 
 CREATE TABLE organizations (
   name text NOT NULL,
@@ -95,25 +100,28 @@ CREATE TABLE organizations (
   CONSTRAINT organizations_pkey PRIMARY KEY (name)
 );
 
-FUNCTION deskwire.client_json(c clients) RETURNS json;
-FUNCTION deskwire.event_payload(org text, id bigint, type text, data json) RETURNS text;
-FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS json;
+CREATE TABLE sequencer (
+  singleton boolean NOT NULL DEFAULT true,
+  snapshot pg_snapshot NOT NULL,
+  position bigint NOT NULL,
+  CONSTRAINT sequencer_pkey PRIMARY KEY (singleton),
+  CONSTRAINT sequencer_singleton_check CHECK (singleton)
+);
+
+FUNCTION deskwire.changed_since(prev pg_snapshot, OUT changed boolean, OUT upto pg_snapshot) RETURNS record;
+FUNCTION deskwire.client_json(c clients) RETURNS text;
+FUNCTION deskwire.desk_json(d help_desks, c clients, last_message text) RETURNS text;
+FUNCTION deskwire.frame(type text, data text, pos bigint) RETURNS text;
+FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
-FUNCTION deskwire.last_message(desk_id uuid) RETURNS messages;
+FUNCTION deskwire.json_string(t text) RETURNS text;
 FUNCTION deskwire.lock_key(name text) RETURNS bigint;
-FUNCTION deskwire.log_clients_updated() RETURNS trigger;
-FUNCTION deskwire.log_help_desks(desk_ids uuid[]) RETURNS void;
-FUNCTION deskwire.log_help_desks_changed() RETURNS trigger;
-FUNCTION deskwire.log_messages_deleted() RETURNS trigger;
-FUNCTION deskwire.log_messages_inserted() RETURNS trigger;
-FUNCTION deskwire.log_messages_updated() RETURNS trigger;
 FUNCTION deskwire.media_url(file text) RETURNS text;
-FUNCTION deskwire.message_json(m messages) RETURNS json;
-FUNCTION deskwire.notify(events text[]) RETURNS void;
-FUNCTION deskwire.ring_sequencer() RETURNS void;
-FUNCTION deskwire.run_sequencer(IN idle_ms integer, IN max_ms integer, IN max_events integer, INOUT holds boolean, INOUT floor bigint, INOUT asleep boolean) RETURNS null;
-FUNCTION deskwire.sequence_events(max_events integer, after bigint) RETURNS integer;
-FUNCTION deskwire.sequencer_lead() RETURNS boolean;
-FUNCTION deskwire.sequencer_may_sleep(release_awake boolean) RETURNS boolean;
+FUNCTION deskwire.message_json(m messages) RETURNS text;
+FUNCTION deskwire.note_messages_deleted() RETURNS trigger;
+FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN idle_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT last_position bigint) RETURNS null;
+FUNCTION deskwire.sequence_window(prev pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
+FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT last_position bigint) RETURNS record;
+FUNCTION deskwire.touch_message() RETURNS trigger;
 FUNCTION deskwire.touch_updated_at() RETURNS trigger;

@@ -1,6 +1,12 @@
 -- What each object looks like as JSON, decided once. The REST routes select these
--- functions and the notify triggers send them, so an event and a REST answer for
--- the same row are the same object. `json`, not `jsonb`: it keeps the seed's key order.
+-- functions and the sequencer sends them, so an event and a REST answer for the
+-- same row are the same bytes. The seed's key order, no spaces.
+--
+-- Written out as text rather than with json_build_object: that looks up the type
+-- of every argument at every call, and made rendering most of the sequencer's work
+-- (7.7 us a message here, against 4.6 us for the same text built by hand). Every
+-- value that is not a uuid, a timestamp or a CHECKed word goes through
+-- json_string, which quotes and escapes it.
 
 -- Hot paths (every event, every REST answer): each function here is either a single
 -- expression that PostgreSQL inlines into the calling query (language sql, no
@@ -25,57 +31,61 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   END
 $$;
 
-CREATE OR REPLACE FUNCTION deskwire.client_json(c clients) RETURNS json
+-- A text as a JSON string ("..." with escapes), or null.
+CREATE OR REPLACE FUNCTION deskwire.json_string(t text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT json_build_object(
-    'uuid', c.id,
-    'created_at', deskwire.iso(c.created_at),
-    'updated_at', deskwire.iso(c.updated_at),
-    'name', c.name,
-    'phone', c.phone
-  )
+  SELECT coalesce(to_json(t)::text, 'null')
 $$;
 
-CREATE OR REPLACE FUNCTION deskwire.message_json(m messages) RETURNS json
+-- These returned json until they were written out as text.
+DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks, clients, messages);
+DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks);
+DROP FUNCTION IF EXISTS deskwire.message_json(messages);
+DROP FUNCTION IF EXISTS deskwire.client_json(clients);
+
+CREATE OR REPLACE FUNCTION deskwire.client_json(c clients) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT json_build_object(
-    'created_at', deskwire.iso(m.created_at),
-    'updated_at', deskwire.iso(m.updated_at),
-    'uuid', m.id,
-    'message', m.message,
-    'file', deskwire.media_url(m.file),
-    'type', m.type,
-    'status', m.status,
-    'help_desk', m.help_desk_id
-  )
+  SELECT '{"uuid":"' || c.id
+    || '","created_at":"' || deskwire.iso(c.created_at)
+    || '","updated_at":"' || deskwire.iso(c.updated_at)
+    || '","name":' || deskwire.json_string(c.name)
+    || ',"phone":' || deskwire.json_string(c.phone)
+    || '}'
 $$;
 
-CREATE OR REPLACE FUNCTION deskwire.last_message(desk_id uuid) RETURNS messages
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-  m messages;
-BEGIN
-  SELECT * INTO m FROM messages
-  WHERE help_desk_id = desk_id
-  ORDER BY created_at DESC, id DESC
-  LIMIT 1;
-  RETURN m;
-END
+-- type and status are words from their CHECK constraints: nothing to escape.
+CREATE OR REPLACE FUNCTION deskwire.message_json(m messages) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT '{"created_at":"' || deskwire.iso(m.created_at)
+    || '","updated_at":"' || deskwire.iso(m.updated_at)
+    || '","uuid":"' || m.id
+    || '","message":' || deskwire.json_string(m.message)
+    || ',"file":' || deskwire.json_string(deskwire.media_url(m.file))
+    || ',"type":"' || m.type
+    || '","status":"' || m.status
+    || '","help_desk":"' || m.help_desk_id
+    || '"}'
+$$;
+
+-- A desk with its last message already rendered (NULL: none yet). The sequencer
+-- calls it with the text of the message it just rendered, when that is the last one.
+CREATE OR REPLACE FUNCTION deskwire.desk_json(d help_desks, c clients, last_message text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT '{"created_at":"' || deskwire.iso(d.created_at)
+    || '","updated_at":"' || deskwire.iso(d.updated_at)
+    || '","uuid":"' || d.id
+    || '","client":' || deskwire.client_json(c)
+    -- {} for a desk with no message yet, as the seed answered.
+    || ',"last_message":' || coalesce(last_message, '{}')
+    || '}'
 $$;
 
 -- A desk from its rows: the desk, its client and its last message (NULL: none
 -- yet). One expression, inlined: callers that render many desks join the rows.
-CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS json
+CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT json_build_object(
-    'created_at', deskwire.iso(d.created_at),
-    'updated_at', deskwire.iso(d.updated_at),
-    'uuid', d.id,
-    'client', deskwire.client_json(c),
-    -- {} for a desk with no message yet, as the seed answered.
-    'last_message', CASE WHEN last.id IS NULL THEN '{}'::json ELSE deskwire.message_json(last) END
-  )
+  SELECT deskwire.desk_json(d, c, CASE WHEN last.id IS NULL THEN NULL ELSE deskwire.message_json(last) END)
 $$;
 
--- Replaced by the three-argument form: every caller joins the rows.
-DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks);
+-- Used by the event triggers writers no longer run.
+DROP FUNCTION IF EXISTS deskwire.last_message(uuid);

@@ -23,8 +23,8 @@ const drainMs = 10_000;
 
 /**
  * Wires the two flows on one migrated database:
- *   route -> SQL -> trigger -> events                       (REST writes rows)
- *   events -> sequencer -> NOTIFY -> listener -> topic -> socket
+ *   route -> SQL -> rows (written_by)                        (REST writes rows, as psql does)
+ *   rows -> sequencer -> events + NOTIFY -> listener -> topic -> socket
  */
 export async function startDeskwire(config: Config, databaseUrl: string, log: Logger): Promise<Deskwire> {
   await prepareMediaDir(config.mediaDir);
@@ -63,7 +63,6 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
       gateway.publish(e);
     },
     channels: {
-      deskwire_wake: () => sequencer.wake(),
       // A revoked API key loses its open sockets at once, not at their next reconnect.
       deskwire_revoked: (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'),
     },

@@ -19,7 +19,7 @@ const server = createServer(async (req, res) => {
         INSERT INTO messages (help_desk_id, message, file, type, status)
         SELECT d.id, ${input.message}, ${null}, 'sent', 'sending' FROM help_desks d
         WHERE d.id = ${input.help_desk} AND d.organization = ${org}
-        RETURNING deskwire.message_json(messages)::text AS body`;
+        RETURNING deskwire.message_json(messages) AS body`;
       res.writeHead(201, { 'content-type': 'application/json' }).end(row!.body);
       return;
     }
@@ -45,7 +45,7 @@ const server = createServer(async (req, res) => {
         SELECT
           EXISTS (SELECT 1 FROM desk) AS found,
           (${b}::uuid IS NULL OR EXISTS (SELECT 1 FROM b)) AND (${a}::uuid IS NULL OR EXISTS (SELECT 1 FROM a)) AS anchored,
-          (SELECT coalesce(json_agg(deskwire.message_json(p) ORDER BY p.created_at DESC, p.id DESC), '[]')::text FROM page p) AS body`;
+          (SELECT '[' || coalesce(string_agg(deskwire.message_json(p), ',' ORDER BY p.created_at DESC, p.id DESC), '') || ']' FROM page p) AS body`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(row!.body);
       return;
     }

@@ -10,9 +10,11 @@ let latencies: number[] = [];
 let events = 0;
 await sql.listen('deskwire', (payload) => {
   const at = nowMicros();
-  for (const e of JSON.parse(payload)) {
+  // Lines of "<position> <organization> <frame>" (sql/040_sequence.sql).
+  for (const line of payload.split('\n')) {
     events++;
-    if (e.type === 'new_message' && e.data) latencies.push((at - isoMicros(e.data.created_at)) / 1000);
+    const frame = line.slice(line.indexOf(' ', line.indexOf(' ') + 1) + 1);
+    if (frame.startsWith('{"type":"new_message"')) latencies.push((at - isoMicros(JSON.parse(JSON.parse(frame).data).created_at)) / 1000);
   }
 });
 say({ ready: true });

@@ -1,16 +1,14 @@
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
 import { holdListenConnection } from './connection.ts';
-import { type DeskEvent, type EventType, eventTypes, organizationName, toFrame } from './event.ts';
+import { type DeskEvent, organizationName } from './event.ts';
 
-/** An element of a NOTIFY payload (sql/040_notify.sql). */
+/** A line of a NOTIFY payload (sql/040_sequence.sql): "<position> <organization>[ <frame>]". */
 interface Notified {
-  org: string;
-  id: number;
-  type: EventType;
-  data?: unknown;
-  /** Too large for a NOTIFY: read its data from the log. */
-  large?: true;
+  position: number;
+  organization: string;
+  /** Absent when too large for a NOTIFY: read it from the log. */
+  frame?: string;
 }
 
 export interface EventStream {
@@ -54,18 +52,18 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     return queue;
   };
 
-  const deliver = (e: { org: string; id: number; type: EventType; data: unknown }) => {
-    if (e.id <= position) return; // already handed over (live and catch-up overlap)
-    position = e.id;
-    opts.onEvent({ organization: e.org, position: e.id, type: e.type, frame: toFrame(e.type, e.data, e.id) });
+  const deliver = (e: DeskEvent) => {
+    if (e.position <= position) return; // already handed over (live and catch-up overlap)
+    position = e.position;
+    opts.onEvent(e);
   };
 
   const catchUp = async () => {
     for (;;) {
-      const rows = await sql<{ position: string; organization: string; type: EventType; data: unknown }[]>`
-        SELECT position, organization, type, data FROM events
+      const rows = await sql<{ position: string; organization: string; frame: string }[]>`
+        SELECT position, organization, frame FROM events
         WHERE position > ${position} ORDER BY position LIMIT ${catchUpBatch}`;
-      for (const r of rows) deliver({ org: r.organization, id: Number(r.position), type: r.type, data: r.data });
+      for (const r of rows) deliver({ organization: r.organization, position: Number(r.position), frame: r.frame });
       if (rows.length < catchUpBatch) return;
     }
   };
@@ -77,17 +75,17 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       return;
     }
     // The common case, small events and nothing queued, goes out synchronously.
-    if (!stale && pending === 0 && items.every((i) => !i.large)) {
-      for (const i of items) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
+    if (!stale && pending === 0 && items.every((i) => i.frame !== undefined)) {
+      for (const i of items) deliver(i as DeskEvent);
       return;
     }
     void enqueue(async () => {
       if (stale) await freshen();
       for (const i of items) {
-        if (!i.large) deliver({ org: i.org, id: i.id, type: i.type, data: i.data });
-        else if (i.id > position) {
-          const [row] = await sql`SELECT data FROM events WHERE position = ${i.id}`;
-          if (row) deliver({ org: i.org, id: i.id, type: i.type, data: row.data });
+        if (i.frame !== undefined) deliver(i as DeskEvent);
+        else if (i.position > position) {
+          const [row] = await sql`SELECT frame FROM events WHERE position = ${i.position}`;
+          if (row) deliver({ organization: i.organization, position: i.position, frame: row.frame as string });
         }
       }
     });
@@ -114,23 +112,18 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   };
 }
 
+/** The lines of a payload, or undefined if any line is not one of ours. */
 function parse(payload: string): Notified[] | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    return undefined;
+  const items: Notified[] = [];
+  for (const line of payload.split('\n')) {
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    const position = Number(line.slice(0, a));
+    const organization = b < 0 ? line.slice(a + 1) : line.slice(a + 1, b);
+    const frame = b < 0 ? undefined : line.slice(b + 1);
+    if (a < 1 || !Number.isSafeInteger(position) || !organizationName.test(organization)) return undefined;
+    if (frame !== undefined && !(frame.startsWith('{"type":"') && frame.endsWith('"}'))) return undefined;
+    items.push({ position, organization, frame });
   }
-  if (!Array.isArray(value)) return undefined;
-  const valid = value.every(
-    (i) =>
-      typeof i === 'object' &&
-      i !== null &&
-      typeof i.org === 'string' &&
-      organizationName.test(i.org) &&
-      Number.isSafeInteger(i.id) &&
-      eventTypes.includes(i.type) &&
-      (i.large === true || (i.data !== undefined && i.data !== null)),
-  );
-  return valid ? (value as Notified[]) : undefined;
+  return items;
 }

@@ -1,5 +1,4 @@
 import type { Sql } from 'postgres';
-import { type EventType, toFrame } from './event.ts';
 
 /** A resume asking for more than this is told to reload over REST instead. */
 export const maxReplay = 10_000;
@@ -14,11 +13,11 @@ export async function replay(sql: Sql, organization: string, since: number, upto
   if (since === upto) return [];
   const [log] = await sql`SELECT pruned_through FROM event_log`;
   if (since < Number(log!.pruned_through)) return 'resync';
-  const rows = await sql<{ position: string; type: EventType; data: unknown }[]>`
-    SELECT position, type, data FROM events
+  const rows = await sql<{ frame: string }[]>`
+    SELECT frame FROM events
     WHERE organization = ${organization} AND position > ${since} AND position <= ${upto}
     ORDER BY position
     LIMIT ${maxReplay + 1}`;
   if (rows.length > maxReplay) return 'resync';
-  return rows.map((r) => toFrame(r.type, r.data, Number(r.position)));
+  return rows.map((r) => r.frame);
 }

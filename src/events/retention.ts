@@ -6,22 +6,19 @@ const everyMs = 60_000;
 
 /**
  * Deletes events older than the retention, a thousand at a time (short
- * transactions), and records the highest position
- * deleted, below which a resume must reload instead.
+ * transactions), and records the highest position deleted, below which a resume
+ * must reload instead. Also drops the notes of desk changes the sequencer has read.
  */
 export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<number> {
   let total = 0;
   for (;;) {
     const [{ n }] = (await sql`
       WITH gone AS (
-        -- Oldest first by position (its index); numbered events only. Positions
-        -- follow time closely enough: a straggler goes in the next round.
-        DELETE FROM events WHERE id IN (
-          SELECT id FROM (
-            SELECT id, created_at FROM events
-            WHERE position IS NOT NULL
-            ORDER BY position
-            LIMIT ${batch}) oldest
+        -- Oldest first by position (the primary key). Positions follow time closely
+        -- enough: a straggler goes in the next round.
+        DELETE FROM events WHERE position IN (
+          SELECT position FROM (
+            SELECT position, created_at FROM events ORDER BY position LIMIT ${batch}) oldest
           WHERE created_at < clock_timestamp() - make_interval(secs => ${retentionSeconds}))
         RETURNING position
       ), marked AS (
@@ -30,8 +27,12 @@ export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<num
       )
       SELECT count(*)::int AS n FROM gone`) as unknown as [{ n: number }];
     total += n;
-    if (n < batch) return total;
+    if (n < batch) break;
   }
+  // Every transaction below the sequencer's snapshot's xmin has ended, and its
+  // window is logged.
+  await sql`DELETE FROM desk_changes WHERE written_by < pg_snapshot_xmin((SELECT snapshot FROM sequencer))`;
+  return total;
 }
 
 export function pruneEvents(sql: Sql, retentionSeconds: number, log: Logger): { stop(): void } {

@@ -2,36 +2,34 @@ import type { Logger } from '../log.ts';
 import { sessionConnection } from './connection.ts';
 
 export interface Sequencer {
-  /** A writer rang (NOTIFY deskwire_wake), or events may be waiting: look now. */
-  wake(): void;
   close(): Promise<void>;
 }
 
 export interface SequencerOptions {
   log: Logger;
-  /** Awake this long without an event, it tries to sleep. */
+  /** Without a change for this long, it looks less often. */
   idleMs?: number;
-  /** Events numbered per transaction. */
-  batch?: number;
+  /** A window with more changed rows than this is sent as one resync_required per organization. */
+  maxRows?: number;
 }
 
 /** A gateway that is not the sequencer tries to become it this often. */
 const standbyMs = 1000;
-/** Asleep, it still looks this often: a safety net, not the way events arrive. */
-const safetyMs = 1000;
+/** How often it looks for finished transactions while changes come, and after a lull. */
+const pollMs = 1;
+const idlePollMs = 4;
 
 /**
- * Numbers committed events and sends them (sql/040_sequence.sql holds the protocol).
- * One per database: every gateway runs one, the one holding the session lock
- * 'sequencer' works, the others wait to take over. While events come, the procedure
- * deskwire.run_sequencer polls each millisecond inside the database holding 'awake',
- * so writers need not NOTIFY; idle, it returns and we sleep until a writer rings.
+ * Finds what writers changed, numbers it and sends it (sql/040_sequence.sql holds
+ * the protocol). One per database: every gateway runs one, the one holding the
+ * session lock 'sequencer' works, the others wait to take over. The work runs
+ * inside the database (deskwire.run_sequencer, a CALL a second); this keeps its
+ * place between calls.
  */
 export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
-  const idleMs = opts.idleMs ?? 250;
-  const batch = opts.batch ?? 1000;
+  const idleMs = opts.idleMs ?? 1000;
+  const maxRows = opts.maxRows ?? 20_000;
   let closed = false;
-  let rang = false;
   let alarm: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -45,7 +43,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     });
 
   const session = async () => {
-    // Session state lives in this one connection: when it drops, so do the locks.
+    // Session state lives in this one connection: when it drops, so does the lead.
     let lost = false;
     const sql = sessionConnection(
       url,
@@ -53,7 +51,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         application_name: 'deskwire-sequencer',
         // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
         client_connection_check_interval: '1000',
-        // Numbering commits do not wait for their own disk flush: waiting made every
+        // Windows commit without waiting for their own disk flush: waiting made every
         // writer's flush queue behind one of ours (0.55x the throughput of a lone
         // writer). The writers' rows are durable; only numbers can be lost, to a
         // crash of PostgreSQL, and taking the lead skips past any it may have lost
@@ -68,23 +66,21 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       },
     );
     try {
+      let place: { prev: string; last_position: string } | undefined;
       while (!closed && !lost) {
-        const [{ leader }]: { leader: boolean }[] = await sql`SELECT deskwire.sequencer_lead() AS leader`;
-        if (leader) break;
+        const [lead] = await sql<{ leader: boolean; prev: string; last_position: string }[]>`SELECT * FROM deskwire.sequencer_lead()`;
+        if (lead!.leader) {
+          place = lead;
+          break;
+        }
         await sleep(standbyMs);
       }
-      let holds = false; // 'awake', held by this session across calls
-      let floor = '0'; // ids at or below it are numbered (a bigint, kept as text)
-      while (!closed && !lost) {
-        rang = false;
-        // Awake: the database polls until it may sleep, or for a second at most, so
-        // a close waits at most that long (cancelling the CALL instead made
-        // postgres.js throw at shutdown, where nothing can catch it).
-        const [result] = (await sql`CALL deskwire.run_sequencer(${idleMs}, 1000, ${batch}, ${holds}, ${floor}::bigint)`) as unknown as { holds: boolean; floor: string; asleep: boolean }[];
-        holds = result!.holds;
-        floor = result!.floor;
-        const asleep = result!.asleep;
-        if (asleep && !rang && !closed) await sleep(safetyMs);
+      while (place && !closed && !lost) {
+        // Returns within a second, so a close waits at most that long (cancelling
+        // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
+        const [next] = (await sql`
+          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${idlePollMs}, ${maxRows}, ${place.prev}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as { prev: string; last_position: string }[];
+        place = next!;
       }
     } finally {
       // Ended before the caller goes on (at shutdown, before the database stops):
@@ -107,10 +103,6 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   })();
 
   return {
-    wake() {
-      rang = true;
-      alarm?.();
-    },
     async close() {
       closed = true;
       alarm?.();

@@ -30,7 +30,7 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
     const { organization = own } = validate(ListQuery, ctx.query, 'query');
     if (organization !== own) throw new Forbidden(`this token opens organization "${own}" only`);
     const [row] = await sql`
-      SELECT coalesce(json_agg(deskwire.help_desk_json(d, c, last) ORDER BY d.created_at DESC, d.id DESC), '[]')::text AS body
+      SELECT '[' || coalesce(string_agg(deskwire.help_desk_json(d, c, last), ',' ORDER BY d.created_at DESC, d.id DESC), '') || ']' AS body
       FROM help_desks d
       JOIN clients c ON c.id = d.client_id
       LEFT JOIN LATERAL (
@@ -69,7 +69,7 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
       SELECT
         EXISTS (SELECT 1 FROM desk) AS found,
         (${b}::uuid IS NULL OR EXISTS (SELECT 1 FROM b)) AND (${a}::uuid IS NULL OR EXISTS (SELECT 1 FROM a)) AS anchored,
-        (SELECT coalesce(json_agg(deskwire.message_json(p) ORDER BY p.created_at DESC, p.id DESC), '[]')::text FROM page p) AS body`;
+        (SELECT '[' || coalesce(string_agg(deskwire.message_json(p), ',' ORDER BY p.created_at DESC, p.id DESC), '') || ']' FROM page p) AS body`;
     if (!row!.found) throw new NotFound(`help desk ${uuid} does not exist`);
     if (!row!.anchored) throw new BadRequest('invalid_query', 'before/after: no such message in this help desk');
     ctx.type = 'application/json';

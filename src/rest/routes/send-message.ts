@@ -79,7 +79,7 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions, limit: Koa
         INSERT INTO messages (help_desk_id, message, file, type, status)
         SELECT d.id, ${input.message}, ${file}, 'sent', 'sending' FROM help_desks d
         WHERE d.id = ${input.help_desk} AND d.organization = ${ctx.state.principal.organization}
-        RETURNING deskwire.message_json(messages)::text AS body`;
+        RETURNING deskwire.message_json(messages) AS body`;
     } finally {
       if (file && !row) await discard(opts.mediaDir, file);
     }
