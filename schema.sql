@@ -48,8 +48,9 @@ CREATE TABLE events (
   organization text NOT NULL,
   type text NOT NULL,
   ref uuid NOT NULL,
+  data text,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  frame text NOT NULL,
+  desk text,
   CONSTRAINT events_pkey PRIMARY KEY ("position")
 );
 CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
@@ -102,16 +103,16 @@ CREATE TABLE organizations (
 
 CREATE TABLE sequencer (
   singleton boolean NOT NULL DEFAULT true,
-  snapshot pg_snapshot NOT NULL,
+  messages_seen pg_snapshot NOT NULL,
+  others_seen pg_snapshot NOT NULL,
   position bigint NOT NULL,
   CONSTRAINT sequencer_pkey PRIMARY KEY (singleton),
   CONSTRAINT sequencer_singleton_check CHECK (singleton)
 );
 
-FUNCTION deskwire.changed_since(prev pg_snapshot, OUT changed boolean, OUT upto pg_snapshot) RETURNS record;
+FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot, OUT upto pg_snapshot, OUT messages boolean, OUT rest boolean) RETURNS record;
 FUNCTION deskwire.client_json(c clients) RETURNS text;
 FUNCTION deskwire.desk_json(d help_desks, c clients, last_message text) RETURNS text;
-FUNCTION deskwire.frame(type text, data text, pos bigint) RETURNS text;
 FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
@@ -120,8 +121,13 @@ FUNCTION deskwire.lock_key(name text) RETURNS bigint;
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS text;
 FUNCTION deskwire.note_messages_deleted() RETURNS trigger;
-FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN idle_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT last_position bigint) RETURNS null;
-FUNCTION deskwire.sequence_window(prev pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
-FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT last_position bigint) RETURNS record;
+FUNCTION deskwire.notify_lines(lines text[]) RETURNS void;
+FUNCTION deskwire.others_changed(lo xid8, stragglers xid8[]) RETURNS boolean;
+FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text;
+FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN idle_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint) RETURNS null;
+FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
+FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT rest boolean) RETURNS record;
+FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
+FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT others pg_snapshot, OUT last_position bigint) RETURNS record;
 FUNCTION deskwire.touch_message() RETURNS trigger;
 FUNCTION deskwire.touch_updated_at() RETURNS trigger;

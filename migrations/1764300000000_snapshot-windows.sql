@@ -5,8 +5,10 @@
 -- sequencer finds what changed between two snapshots of the database by that
 -- column (sql/040_sequence.sql). No trigger runs on INSERT.
 --
--- events becomes the log proper: numbered rows only, each with the frame agents
--- were sent, written by the sequencer alone.
+-- events becomes the log proper, written by the sequencer alone: numbered rows
+-- only, each one change as agents were sent it, its object's JSON in data; a new
+-- or updated message's row also carries its desk's JSON (desk), the update_helpdesk
+-- event numbered right after it (position + 1).
 
 -- Up Migration
 
@@ -28,15 +30,13 @@ DROP TRIGGER IF EXISTS _800_events_update ON help_desks;
 DROP TRIGGER IF EXISTS _800_events_update ON clients;
 DELETE FROM events WHERE position IS NULL;
 
--- The frame as agents receive it ({"type", "data": "<JSON string>", "id"}), made by
--- PostgreSQL once: live sends, catch-up and replays send these bytes as they are.
-ALTER TABLE events ADD COLUMN frame text;
-UPDATE events SET frame = '{"type":"' || type || '","data":' || to_json(data::text)::text || ',"id":"' || position || '"}';
+-- data as text: the JSON exactly as sent (sql/020_json.sql writes it out as text).
+ALTER TABLE events ALTER COLUMN data TYPE text USING data::text, ADD COLUMN desk text;
 DROP INDEX events_unnumbered_idx;
 DROP INDEX events_position_idx;
 DROP INDEX events_organization_position_idx;
-ALTER TABLE events DROP COLUMN id, DROP COLUMN data;
-ALTER TABLE events ALTER COLUMN frame SET NOT NULL, ALTER COLUMN organization SET NOT NULL;
+ALTER TABLE events DROP COLUMN id;
+ALTER TABLE events ALTER COLUMN organization SET NOT NULL;
 ALTER TABLE events ADD PRIMARY KEY (position);
 -- Resume: an organization's events after a position.
 CREATE INDEX events_organization_position_idx ON events (organization, position);
@@ -63,14 +63,17 @@ CREATE TABLE desk_changes (
 );
 CREATE INDEX desk_changes_written_by_idx ON desk_changes (written_by);
 
--- Where the sequencer is: everything committed as of `snapshot` is in the log, and
--- `position` is the last one given. Written with each batch it logs.
+-- Where the sequencer is: every message change committed as of messages_seen, and
+-- every desk, client and desk_changes change committed as of others_seen, is in the
+-- log; `position` is the last one given. Written with each window it logs.
 CREATE TABLE sequencer (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  snapshot pg_snapshot NOT NULL,
+  messages_seen pg_snapshot NOT NULL,
+  others_seen pg_snapshot NOT NULL,
   position bigint NOT NULL
 );
-INSERT INTO sequencer (snapshot, position) SELECT pg_current_snapshot(), coalesce(max(position), 0) FROM events;
+INSERT INTO sequencer (messages_seen, others_seen, position)
+SELECT pg_current_snapshot(), pg_current_snapshot(), coalesce(max(position), 0) FROM events;
 
 -- Down Migration
 
@@ -86,9 +89,10 @@ CREATE SEQUENCE event_positions AS bigint;
 SELECT setval('event_positions', coalesce(max(position), 0) + 1000000) FROM events;
 DROP INDEX events_organization_position_idx;
 ALTER TABLE events DROP CONSTRAINT events_pkey;
-ALTER TABLE events ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ADD COLUMN data json;
-UPDATE events SET data = (frame::json ->> 'data')::json;
-ALTER TABLE events DROP COLUMN frame, ALTER COLUMN position DROP NOT NULL, ALTER COLUMN organization DROP NOT NULL;
+ALTER TABLE events ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
+DELETE FROM events WHERE data IS NULL;
+ALTER TABLE events DROP COLUMN desk, ALTER COLUMN data TYPE json USING data::json,
+  ALTER COLUMN position DROP NOT NULL, ALTER COLUMN organization DROP NOT NULL;
 CREATE UNIQUE INDEX events_position_idx ON events (position) WHERE position IS NOT NULL;
 CREATE INDEX events_organization_position_idx ON events (organization, position) WHERE position IS NOT NULL;
 CREATE INDEX events_unnumbered_idx ON events (id) WHERE position IS NULL;

@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import postgres from 'postgres';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyToken } from '../../src/auth/tokens.ts';
+import { eventsOf } from '../../src/events/event.ts';
+import { parse } from '../../src/events/listener.ts';
 import { argsOf, say } from '../lib/processes.ts';
 
 const { url, secret } = argsOf<{ url: string; secret: string }>();
@@ -33,16 +35,12 @@ server.on('upgrade', async (req, socket, head) => {
 });
 
 const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
-// Payload lines are "<position> <organization> <frame>" (sql/040_sequence.sql).
+// The payload read and framed as deskwire does (src/events/).
 await sql.listen('deskwire', (payload) => {
-  for (const line of payload.split('\n')) {
-    const a = line.indexOf(' ');
-    const b = line.indexOf(' ', a + 1);
-    if (b < 0) continue; // too large to inline: deskwire reads it from the log; not in the bench's load
-    const set = byOrg.get(line.slice(a + 1, b));
-    if (!set) continue;
-    const frame = line.slice(b + 1);
-    for (const ws of set) ws.send(frame);
+  for (const change of parse(payload) ?? []) {
+    const set = byOrg.get(change.organization);
+    if (!set || change.large) continue; // too large to inline: not in the bench's load
+    for (const e of eventsOf(change)) for (const ws of set) ws.send(e.frame);
   }
 });
 server.listen(0, '127.0.0.1', () => say({ ready: true, ws: `ws://127.0.0.1:${(server.address() as { port: number }).port}` }));

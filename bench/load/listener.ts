@@ -1,6 +1,7 @@
 // The latency baseline: a bare `postgres` LISTEN client on deskwire's channel,
 // timing each new_message from its row's created_at, as the sockets do.
 import postgres from 'postgres';
+import { parse } from '../../src/events/listener.ts';
 import { argsOf, commands, say } from '../lib/processes.ts';
 import { nowMicros, isoMicros, percentiles } from '../lib/stats.ts';
 
@@ -10,11 +11,9 @@ let latencies: number[] = [];
 let events = 0;
 await sql.listen('deskwire', (payload) => {
   const at = nowMicros();
-  // Lines of "<position> <organization> <frame>" (sql/040_sequence.sql).
-  for (const line of payload.split('\n')) {
-    events++;
-    const frame = line.slice(line.indexOf(' ', line.indexOf(' ') + 1) + 1);
-    if (frame.startsWith('{"type":"new_message"')) latencies.push((at - isoMicros(JSON.parse(JSON.parse(frame).data).created_at)) / 1000);
+  for (const change of parse(payload) ?? []) {
+    events += change.desk === null ? 1 : 2;
+    if (change.type === 'new_message') latencies.push((at - isoMicros(JSON.parse(change.data!).created_at)) / 1000);
   }
 });
 say({ ready: true });

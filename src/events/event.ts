@@ -1,16 +1,40 @@
 /** One event for the sockets of one organization, ready to send. */
 export interface DeskEvent {
   organization: string;
-  /** The event's place in commit order (events.position): what clients resume from. */
+  /** The event's place in commit order: what clients resume from. */
   position: number;
-  /**
-   * The frame agents receive, made by PostgreSQL (deskwire.frame):
-   * {"type", "data": "<object as a JSON string>", "id": "<position>"}.
-   */
+  /** The frame agents receive: {"type", "data": "<object as a JSON string>", "id": "<position>"}. */
   frame: string;
+}
+
+/**
+ * A row of the log (table events), as the sequencer wrote it: one change, its
+ * object's JSON in data, and for a message that is now its desk's last, the desk's
+ * JSON: the update_helpdesk numbered right after it.
+ */
+export interface LoggedChange {
+  position: number;
+  organization: string;
+  type: string;
+  data: string | null;
+  desk: string | null;
 }
 
 export const organizationName = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Tells a resuming client its `since` is out of reach: reload over REST, then go on live. */
+/** Tells a client its `since` is out of reach (or a bulk change was too large to send): reload over REST, then go on live. */
 export const resyncFrame = JSON.stringify({ type: 'resync_required' });
+
+/** The seed's frame: data is the object's JSON (made by PostgreSQL) as a string; id is the position. */
+export function frameOf(type: string, data: string | null, position: number): string {
+  if (data === null) return `{"type":"${type}","id":"${position}"}`;
+  return `{"type":"${type}","data":${JSON.stringify(data)},"id":"${position}"}`;
+}
+
+/** The one or two events of a logged change. */
+export function eventsOf(c: LoggedChange): DeskEvent[] {
+  // A resync_required carries no object: the agent reloads over REST.
+  const own = { organization: c.organization, position: c.position, frame: frameOf(c.type, c.type === 'resync_required' ? null : c.data, c.position) };
+  if (c.desk === null) return [own];
+  return [own, { organization: c.organization, position: c.position + 1, frame: frameOf('update_helpdesk', c.desk, c.position + 1) }];
+}

@@ -1,15 +1,14 @@
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
 import { holdListenConnection } from './connection.ts';
-import { type DeskEvent, organizationName } from './event.ts';
+import { type DeskEvent, eventsOf, type LoggedChange, organizationName } from './event.ts';
 
-/** A line of a NOTIFY payload (sql/040_sequence.sql): "<position> <organization>[ <frame>]". */
-interface Notified {
-  position: number;
-  organization: string;
-  /** Absent when too large for a NOTIFY: read it from the log. */
-  frame?: string;
-}
+/**
+ * A line of a NOTIFY payload (sql/040_sequence.sql): "<position> <organization>
+ * <type> <data>[<tab><desk>]", or "<position> <organization>" for a change too
+ * large for a NOTIFY (read from the log).
+ */
+type Notified = LoggedChange & { large: boolean };
 
 export interface EventStream {
   /** The highest position handed to onEvent: every event up to it was handed over. */
@@ -52,18 +51,23 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     return queue;
   };
 
-  const deliver = (e: DeskEvent) => {
-    if (e.position <= position) return; // already handed over (live and catch-up overlap)
-    position = e.position;
-    opts.onEvent(e);
+  const deliver = (c: LoggedChange) => {
+    for (const e of eventsOf(c)) {
+      if (e.position <= position) continue; // already handed over (live and catch-up overlap)
+      position = e.position;
+      opts.onEvent(e);
+    }
   };
+  const read = (rows: (Omit<LoggedChange, 'position'> & { position: string })[]) =>
+    rows.map((r) => ({ ...r, position: Number(r.position) }));
 
   const catchUp = async () => {
     for (;;) {
-      const rows = await sql<{ position: string; organization: string; frame: string }[]>`
-        SELECT position, organization, frame FROM events
-        WHERE position > ${position} ORDER BY position LIMIT ${catchUpBatch}`;
-      for (const r of rows) deliver({ organization: r.organization, position: Number(r.position), frame: r.frame });
+      // position may be a row's desk event (its position + 1): that row is read again, and skipped.
+      const rows = read(await sql`
+        SELECT position, organization, type, data, desk FROM events
+        WHERE position >= ${position} ORDER BY position LIMIT ${catchUpBatch}`);
+      for (const r of rows) deliver(r);
       if (rows.length < catchUpBatch) return;
     }
   };
@@ -75,17 +79,17 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       return;
     }
     // The common case, small events and nothing queued, goes out synchronously.
-    if (!stale && pending === 0 && items.every((i) => i.frame !== undefined)) {
-      for (const i of items) deliver(i as DeskEvent);
+    if (!stale && pending === 0 && items.every((i) => !i.large)) {
+      for (const i of items) deliver(i);
       return;
     }
     void enqueue(async () => {
       if (stale) await freshen();
       for (const i of items) {
-        if (i.frame !== undefined) deliver(i as DeskEvent);
-        else if (i.position > position) {
-          const [row] = await sql`SELECT frame FROM events WHERE position = ${i.position}`;
-          if (row) deliver({ organization: i.organization, position: i.position, frame: row.frame as string });
+        if (!i.large) deliver(i);
+        else if (i.position + 1 > position) {
+          const [row] = read(await sql`SELECT position, organization, type, data, desk FROM events WHERE position = ${i.position}`);
+          if (row) deliver(row);
         }
       }
     });
@@ -113,17 +117,24 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
 }
 
 /** The lines of a payload, or undefined if any line is not one of ours. */
-function parse(payload: string): Notified[] | undefined {
+export function parse(payload: string): Notified[] | undefined {
   const items: Notified[] = [];
   for (const line of payload.split('\n')) {
     const a = line.indexOf(' ');
     const b = line.indexOf(' ', a + 1);
     const position = Number(line.slice(0, a));
     const organization = b < 0 ? line.slice(a + 1) : line.slice(a + 1, b);
-    const frame = b < 0 ? undefined : line.slice(b + 1);
     if (a < 1 || !Number.isSafeInteger(position) || !organizationName.test(organization)) return undefined;
-    if (frame !== undefined && !(frame.startsWith('{"type":"') && frame.endsWith('"}'))) return undefined;
-    items.push({ position, organization, frame });
+    if (b < 0) {
+      items.push({ position, organization, type: '', data: null, desk: null, large: true });
+      continue;
+    }
+    const c = line.indexOf(' ', b + 1);
+    const type = line.slice(b + 1, c);
+    const tab = line.indexOf('\t', c + 1);
+    const data = tab < 0 ? line.slice(c + 1) : line.slice(c + 1, tab);
+    if (c < 0 || !/^[a-z_]{1,32}$/.test(type) || !data.startsWith('{')) return undefined;
+    items.push({ position, organization, type, data, desk: tab < 0 ? null : line.slice(tab + 1), large: false });
   }
   return items;
 }

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { eventsOf, type LoggedChange } from './event.ts';
 
 /** A resume asking for more than this is told to reload over REST instead. */
 export const maxReplay = 10_000;
@@ -13,11 +14,15 @@ export async function replay(sql: Sql, organization: string, since: number, upto
   if (since === upto) return [];
   const [log] = await sql`SELECT pruned_through FROM event_log`;
   if (since < Number(log!.pruned_through)) return 'resync';
-  const rows = await sql<{ frame: string }[]>`
-    SELECT frame FROM events
-    WHERE organization = ${organization} AND position > ${since} AND position <= ${upto}
+  // A row at `since` may hold the event after it (its desk's, at since + 1).
+  const rows = await sql<(Omit<LoggedChange, 'position'> & { position: string })[]>`
+    SELECT position, organization, type, data, desk FROM events
+    WHERE organization = ${organization} AND position >= ${since} AND position <= ${upto}
     ORDER BY position
     LIMIT ${maxReplay + 1}`;
-  if (rows.length > maxReplay) return 'resync';
-  return rows.map((r) => r.frame);
+  const frames = rows
+    .flatMap((r) => eventsOf({ ...r, position: Number(r.position) }))
+    .filter((e) => e.position > since && e.position <= upto)
+    .map((e) => e.frame);
+  return frames.length > maxReplay ? 'resync' : frames;
 }

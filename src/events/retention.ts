@@ -31,7 +31,7 @@ export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<num
   }
   // Every transaction below the sequencer's snapshot's xmin has ended, and its
   // window is logged.
-  await sql`DELETE FROM desk_changes WHERE written_by < pg_snapshot_xmin((SELECT snapshot FROM sequencer))`;
+  await sql`DELETE FROM desk_changes WHERE written_by < pg_snapshot_xmin((SELECT others_seen FROM sequencer))`;
   return total;
 }
 

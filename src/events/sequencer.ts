@@ -66,9 +66,10 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       },
     );
     try {
-      let place: { prev: string; last_position: string } | undefined;
+      // Where it is: the last snapshots looked at (messages, the rest) and position given.
+      let place: { prev: string; others: string; last_position: string } | undefined;
       while (!closed && !lost) {
-        const [lead] = await sql<{ leader: boolean; prev: string; last_position: string }[]>`SELECT * FROM deskwire.sequencer_lead()`;
+        const [lead] = await sql<{ leader: boolean; prev: string; others: string; last_position: string }[]>`SELECT * FROM deskwire.sequencer_lead()`;
         if (lead!.leader) {
           place = lead;
           break;
@@ -79,7 +80,8 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         // Returns within a second, so a close waits at most that long (cancelling
         // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
         const [next] = (await sql`
-          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${idlePollMs}, ${maxRows}, ${place.prev}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as { prev: string; last_position: string }[];
+          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${idlePollMs}, ${maxRows},
+            ${place.prev}::pg_snapshot, ${place.others}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as (typeof place)[];
         place = next!;
       }
     } finally {
