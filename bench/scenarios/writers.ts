@@ -1,6 +1,9 @@
-// Scenario 4: what events cost writers. pgbench INSERT transactions into messages
-// at 1..16 concurrent writers, event triggers enabled vs disabled, alternating
-// rounds; deskwire running, one socket per organization counting what arrives.
+// Scenario 4: what events cost writers. pgbench INSERT transactions at 1..16
+// concurrent writers, into messages (events: deskwire finds and sends every row)
+// and into a twin of it without what deskwire adds (its written_by columns and
+// index), in alternating rounds; deskwire running, one socket per organization
+// counting what arrives. Writers run no trigger either way: the difference is all
+// the event pipeline costs them, on the same two cores.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,15 +38,24 @@ export async function writers(ctx: Context): Promise<Result> {
   await sql`CREATE TABLE IF NOT EXISTS bench_desks (n int PRIMARY KEY, id uuid NOT NULL)`;
   await sql`INSERT INTO bench_desks SELECT row_number() OVER (ORDER BY id), id FROM help_desks ON CONFLICT DO NOTHING`;
   const [{ desks }] = await sql`SELECT count(*)::int AS desks FROM bench_desks`;
-  const script = join(tmpdir(), `deskwire-pgbench-${process.pid}.sql`);
-  await writeFile(script, `\\set d random(1, ${desks})\nINSERT INTO messages (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`);
+  // The same table as deskwire's, rows included, less the columns deskwire adds.
+  await sql`DROP TABLE IF EXISTS bench_plain_messages`;
+  await sql`CREATE TABLE bench_plain_messages (LIKE messages INCLUDING ALL)`;
+  await sql`ALTER TABLE bench_plain_messages DROP COLUMN written_by, DROP COLUMN created_by,
+    ADD FOREIGN KEY (help_desk_id) REFERENCES help_desks (id) ON DELETE CASCADE`;
+  await sql`INSERT INTO bench_plain_messages SELECT id, help_desk_id, message, file, type, status, created_at, updated_at FROM messages`;
+  await sql`VACUUM ANALYZE bench_plain_messages`;
+  const scriptOf = (table: string) => {
+    const file = join(tmpdir(), `deskwire-pgbench-${process.pid}-${table}.sql`);
+    return writeFile(file, `\\set d random(1, ${desks})\nINSERT INTO ${table} (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`).then(() => file);
+  };
+  const scripts = { on: await scriptOf('messages'), off: await scriptOf('bench_plain_messages') };
   const fleet = await connectFleet(ctx.deskwire.ws, await tokensFor(ctx, ctx.orgs), 1, { timedPerOrg: 0 });
   await fleet.send('reset');
   let queueMax = 0;
   const sampler = setInterval(() => {
     sql`SELECT pg_notification_queue_usage() AS u`.then(([r]) => (queueMax = Math.max(queueMax, r!.u)), () => {});
   }, 250);
-  const setEvents = (on: boolean) => sql.unsafe(`ALTER TABLE messages ${on ? 'ENABLE' : 'DISABLE'} TRIGGER _800_events_insert`);
 
   let committedWithEvents = 0;
   const rows: Row[] = [];
@@ -53,8 +65,7 @@ export async function writers(ctx: Context): Promise<Result> {
       const tps = { on: [] as number[], off: [] as number[] };
       for (let r = 0; r < rounds; r++) {
         for (const on of r % 2 ? [false, true] : [true, false]) {
-          await setEvents(on);
-          const result = await pgbench(ctx.url, script, c, seconds);
+          const result = await pgbench(ctx.url, scripts[on ? 'on' : 'off'], c, seconds);
           if (on) committedWithEvents += result.transactions;
           tps[on ? 'on' : 'off'].push(result.tps);
           runs.push({ writers: c, events: on, ...result });
@@ -66,7 +77,6 @@ export async function writers(ctx: Context): Promise<Result> {
     }
   } finally {
     clearInterval(sampler);
-    await setEvents(true);
   }
   const delivered = await settle(async () => (await fleet.report()).newMessages, committedWithEvents);
   await fleet.close();
