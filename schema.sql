@@ -21,20 +21,27 @@ CREATE TABLE clients (
   phone text NOT NULL DEFAULT ''::text,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT clients_id_organization_key UNIQUE (id, organization),
   CONSTRAINT clients_organization_fkey FOREIGN KEY (organization) REFERENCES organizations(name) ON UPDATE CASCADE ON DELETE CASCADE,
   CONSTRAINT clients_pkey PRIMARY KEY (id)
 );
 CREATE INDEX clients_organization_idx ON public.clients USING btree (organization);
-CREATE INDEX clients_written_by_idx ON public.clients USING btree (written_by);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
+CREATE TRIGGER _800_desk_changes AFTER UPDATE ON public.clients REFERENCING NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_clients_updated();
 
 CREATE TABLE desk_changes (
   desk_id uuid NOT NULL,
   written_by xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX desk_changes_written_by_idx ON public.desk_changes USING btree (written_by);
+
+CREATE TABLE desk_prefixes (
+  desk_id uuid NOT NULL,
+  organization text NOT NULL,
+  prefix text NOT NULL,
+  CONSTRAINT desk_prefixes_desk_id_fkey FOREIGN KEY (desk_id) REFERENCES help_desks(id) ON DELETE CASCADE,
+  CONSTRAINT desk_prefixes_pkey PRIMARY KEY (desk_id)
+);
 
 CREATE TABLE event_log (
   singleton boolean NOT NULL DEFAULT true,
@@ -48,9 +55,8 @@ CREATE TABLE events (
   organization text NOT NULL,
   type text NOT NULL,
   ref uuid NOT NULL,
-  data text,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  desk text,
+  desk uuid,
   CONSTRAINT events_pkey PRIMARY KEY ("position")
 );
 CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
@@ -61,15 +67,15 @@ CREATE TABLE help_desks (
   client_id uuid NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
-  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
   CONSTRAINT help_desks_client_id_organization_fkey FOREIGN KEY (client_id, organization) REFERENCES clients(id, organization) ON UPDATE CASCADE ON DELETE CASCADE,
   CONSTRAINT help_desks_pkey PRIMARY KEY (id)
 );
 CREATE INDEX help_desks_client_id_idx ON public.help_desks USING btree (client_id);
 CREATE INDEX help_desks_organization_created_at_idx ON public.help_desks USING btree (organization, created_at DESC, id DESC);
-CREATE INDEX help_desks_written_by_idx ON public.help_desks USING btree (written_by);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _110_organization BEFORE INSERT ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.help_desk_organization();
+CREATE TRIGGER _800_desk_changes_insert AFTER INSERT ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
+CREATE TRIGGER _800_desk_changes_update AFTER UPDATE ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
 
 CREATE TABLE messages (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -110,23 +116,29 @@ CREATE TABLE sequencer (
   CONSTRAINT sequencer_singleton_check CHECK (singleton)
 );
 
-FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot, OUT upto pg_snapshot, OUT messages boolean, OUT rest boolean) RETURNS record;
+FUNCTION deskwire.changed_data(type text, ref uuid) RETURNS text;
+FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot, OUT upto pg_snapshot, OUT messages boolean, OUT desks boolean) RETURNS record;
 FUNCTION deskwire.client_json(c clients) RETURNS text;
-FUNCTION deskwire.desk_json(d help_desks, c clients, last_message text) RETURNS text;
+FUNCTION deskwire.desk_json(prefix text, last_message text) RETURNS text;
+FUNCTION deskwire.desk_prefix(d help_desks, c clients) RETURNS text;
+FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint;
 FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text;
 FUNCTION deskwire.help_desk_organization() RETURNS trigger;
 FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
 FUNCTION deskwire.json_string(t text) RETURNS text;
 FUNCTION deskwire.lock_key(name text) RETURNS bigint;
+FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max integer) RETURNS TABLE("position" bigint, organization text, type text, data text, desk text);
 FUNCTION deskwire.media_url(file text) RETURNS text;
 FUNCTION deskwire.message_json(m messages) RETURNS text;
+FUNCTION deskwire.note_clients_updated() RETURNS trigger;
+FUNCTION deskwire.note_desks(desk_ids uuid[]) RETURNS void;
+FUNCTION deskwire.note_help_desks_changed() RETURNS trigger;
 FUNCTION deskwire.note_messages_deleted() RETURNS trigger;
 FUNCTION deskwire.notify_lines(lines text[]) RETURNS void;
-FUNCTION deskwire.others_changed(lo xid8, stragglers xid8[]) RETURNS boolean;
 FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text;
 FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN idle_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint) RETURNS null;
 FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
-FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT rest boolean) RETURNS record;
+FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT desks boolean) RETURNS record;
 FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
 FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT others pg_snapshot, OUT last_position bigint) RETURNS record;
 FUNCTION deskwire.touch_message() RETURNS trigger;

@@ -1,7 +1,8 @@
 -- updated_at is the database's job, so psql and other services keep it right too.
--- So is written_by: every version of a row names the transaction that wrote it,
--- which is how the sequencer finds what changed (sql/040_sequence.sql). Inserts get
--- it from the column default, updates from these triggers (whatever the writer sets).
+-- So is a message's written_by: every version of it names the transaction that
+-- wrote it, which is how the sequencer finds what changed (sql/040_sequence.sql).
+-- Inserts get it from the column default, updates from the trigger here (whatever
+-- the writer sets).
 
 CREATE SCHEMA IF NOT EXISTS deskwire;
 
@@ -9,7 +10,6 @@ CREATE OR REPLACE FUNCTION deskwire.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   NEW.updated_at := clock_timestamp();
-  NEW.written_by := pg_current_xact_id();
   RETURN NEW;
 END
 $$;

@@ -67,24 +67,30 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     || '"}'
 $$;
 
--- A desk with its last message already rendered (NULL: none yet). The sequencer
--- calls it with the text of the message it just rendered, when that is the last one.
-CREATE OR REPLACE FUNCTION deskwire.desk_json(d help_desks, c clients, last_message text) RETURNS text
+-- A desk's JSON up to its last message: everything but what a new message
+-- changes. Kept per desk in desk_prefixes (sql/030_desk_changes.sql).
+CREATE OR REPLACE FUNCTION deskwire.desk_prefix(d help_desks, c clients) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT '{"created_at":"' || deskwire.iso(d.created_at)
     || '","updated_at":"' || deskwire.iso(d.updated_at)
     || '","uuid":"' || d.id
     || '","client":' || deskwire.client_json(c)
-    -- {} for a desk with no message yet, as the seed answered.
-    || ',"last_message":' || coalesce(last_message, '{}')
-    || '}'
+    || ',"last_message":'
 $$;
+
+-- A desk from its prefix and its last message's JSON (NULL: none yet, {} as the
+-- seed answered).
+CREATE OR REPLACE FUNCTION deskwire.desk_json(prefix text, last_message text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT prefix || coalesce(last_message, '{}') || '}'
+$$;
+DROP FUNCTION IF EXISTS deskwire.desk_json(help_desks, clients, text);
 
 -- A desk from its rows: the desk, its client and its last message (NULL: none
 -- yet). One expression, inlined: callers that render many desks join the rows.
 CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT deskwire.desk_json(d, c, CASE WHEN last.id IS NULL THEN NULL ELSE deskwire.message_json(last) END)
+  SELECT deskwire.desk_json(deskwire.desk_prefix(d, c), CASE WHEN last.id IS NULL THEN NULL ELSE deskwire.message_json(last) END)
 $$;
 
 -- Used by the event triggers writers no longer run.

@@ -1,11 +1,11 @@
--- What the sequencer cannot see in a snapshot: a row that is gone. Deleting a desk's
--- last message changes the desk (its last_message), so the desk is noted in
--- desk_changes, which the sequencer reads like any other changed row. (A message
--- moved away from a desk is noted by its update trigger, sql/010_timestamps.sql.)
--- This is the one trigger left on the write path, and it runs only on DELETE.
+-- Desks whose JSON changes other than by a message written to them. Their row, their
+-- client, their last message deleted or moved away: each notes the desk in
+-- desk_changes, which the sequencer reads like messages (by written_by), and the
+-- first two also rewrite the desk's prefix (desk_prefixes). These are the only
+-- triggers on the write path, and none runs when a message is inserted.
 
 -- The event log's writers, before the sequencer found changes by itself (their
--- triggers went with migration 1764300000000): no trigger runs on INSERT any more.
+-- triggers went with migration 1764300000000).
 DROP FUNCTION IF EXISTS deskwire.log_messages_inserted();
 DROP FUNCTION IF EXISTS deskwire.log_messages_updated();
 DROP FUNCTION IF EXISTS deskwire.log_messages_deleted();
@@ -27,6 +27,61 @@ BEGIN
 END
 $$;
 
+-- These desks' prefixes, from their rows as they are now, and a note that each changed.
+CREATE OR REPLACE FUNCTION deskwire.note_desks(desk_ids uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO desk_prefixes (desk_id, organization, prefix)
+  SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+  FROM help_desks d JOIN clients c ON c.id = d.client_id
+  WHERE d.id = ANY (desk_ids)
+  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix;
+  INSERT INTO desk_changes (desk_id) SELECT unnest(desk_ids);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION deskwire.note_help_desks_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM deskwire.note_desks(ARRAY(SELECT id FROM changed));
+  RETURN NULL;
+END
+$$;
+
+-- A desk shows its client: renaming the client changes every desk of it.
+CREATE OR REPLACE FUNCTION deskwire.note_clients_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM deskwire.note_desks(ARRAY(SELECT d.id FROM help_desks d WHERE d.client_id IN (SELECT id FROM updated)));
+  RETURN NULL;
+END
+$$;
+
 CREATE OR REPLACE TRIGGER _800_desk_changes AFTER DELETE ON messages
   REFERENCING OLD TABLE AS deleted
   FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_messages_deleted();
+CREATE OR REPLACE TRIGGER _800_desk_changes_insert AFTER INSERT ON help_desks
+  REFERENCING NEW TABLE AS changed
+  FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
+CREATE OR REPLACE TRIGGER _800_desk_changes_update AFTER UPDATE ON help_desks
+  REFERENCING NEW TABLE AS changed
+  FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
+CREATE OR REPLACE TRIGGER _800_desk_changes AFTER UPDATE ON clients
+  REFERENCING NEW TABLE AS updated
+  FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_clients_updated();
+
+-- Desks written while these triggers did not run (before this version, a restore,
+-- session_replication_role = replica) get their prefix here: at every migrate, and
+-- from whoever bulk-loads desks that way.
+CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint
+LANGUAGE sql AS $$
+  WITH filled AS (
+    INSERT INTO desk_prefixes (desk_id, organization, prefix)
+    SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+    FROM help_desks d JOIN clients c ON c.id = d.client_id
+    WHERE NOT EXISTS (SELECT 1 FROM desk_prefixes p WHERE p.desk_id = d.id)
+    RETURNING 1
+  )
+  SELECT count(*) FROM filled
+$$;
+SELECT deskwire.fill_desk_prefixes();

@@ -5,9 +5,10 @@
 -- before its commit until after its WAL flush, so concurrent writers lose group
 -- commit (measured: 0.25x the throughput at 16 writers). A trigger that logs each
 -- write costs them too (0.8x at 8 writers, before anything is sent). So a writer
--- only leaves its transaction id on the rows it writes (written_by, a column
--- default; sql/010_timestamps.sql for updates), and the gateway's sequencer
--- (src/events/sequencer.ts) finds the changes.
+-- of messages only leaves its transaction id on the rows it writes (written_by, a
+-- column default; sql/010_timestamps.sql for updates), and the gateway's sequencer
+-- (src/events/sequencer.ts) finds the changes. Desks and clients, written far less
+-- often, note theirs in desk_changes (sql/030_desk_changes.sql), read the same way.
 --
 -- How: the sequencer keeps the snapshot it last looked at, prev. What changed
 -- since is exactly what the transactions that were not yet visible in prev, and
@@ -20,9 +21,13 @@
 -- order writers commit. A long-open transaction is one more id in the in-flight
 -- list, not a reason to scan more.
 --
--- Messages and the rest (desks, clients, desk_changes) are looked at apart, each
--- with its own last snapshot: the messages' window is the hot path, a statement
--- of few steps, and the rest is looked at only when it changed.
+-- Messages and desk_changes are looked at apart, each with its own last snapshot:
+-- the messages' window is the hot path, a statement of few steps, and
+-- desk_changes is looked at only when it has rows.
+--
+-- The log (table events) is narrow: what changed, not its JSON. A replay renders
+-- the rows as they are then (deskwire.logged_changes); an event whose row is gone
+-- is left out, its later events tell the change.
 --
 -- Positions follow the order windows are taken in: one sequencer, one window at a
 -- time, each committed before the next is taken. A reader that has seen position P
@@ -47,11 +52,24 @@ DROP FUNCTION IF EXISTS deskwire.frame(text, text, bigint);
 DROP FUNCTION IF EXISTS deskwire.changed_since(pg_snapshot);
 DROP FUNCTION IF EXISTS deskwire.sequence_window(pg_snapshot, bigint, integer);
 DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, bigint);
+DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
+DROP FUNCTION IF EXISTS deskwire.changed_since(pg_snapshot, pg_snapshot);
+DROP FUNCTION IF EXISTS deskwire.others_changed(xid8, xid8[]);
+DROP FUNCTION IF EXISTS deskwire.sequence_messages(pg_snapshot, pg_snapshot, bigint, integer);
+DROP FUNCTION IF EXISTS deskwire.sequence_desks(pg_snapshot, bigint, integer);
+DROP FUNCTION IF EXISTS deskwire.sequence_resync(pg_snapshot, bigint);
 
 CREATE OR REPLACE FUNCTION deskwire.lock_key(name text) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT hashtext('deskwire.' || name)::bigint
 $$;
+
+-- The sequencer's session runs with enable_seqscan, enable_hashjoin and
+-- enable_mergejoin off, plan_cache_mode = force_generic_plan and jit off
+-- (src/events/sequencer.ts): rows are found by their keys whatever the statistics
+-- say (a young table's statistics once planned a batch as a scan of the whole
+-- table per row), and a plan is made once. As SET clauses here those cost every
+-- call 25 us.
 
 -- Sends lines as NOTIFY payloads of at most 7,900 bytes each.
 CREATE OR REPLACE FUNCTION deskwire.notify_lines(lines text[]) RETURNS void
@@ -74,22 +92,22 @@ BEGIN
 END
 $$;
 
--- A logged row as a payload line (see the top of this file). STABLE, as the
+-- A change as a payload line (see the top of this file). STABLE, as the
 -- bigint-to-text it does is: declared IMMUTABLE it would not be inlined, and a sql
 -- function that is not inlined is planned at every call.
 CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN octet_length(data) + coalesce(octet_length(desk), 0) <= 3800
+  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) <= 3800
     THEN pos || ' ' || organization || ' ' || type || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
     ELSE pos || ' ' || organization
   END
 $$;
 
--- What changed after prev (messages) and after others (the rest), as of upto:
--- one statement, so the answers hold for upto. A cheap look before a window.
+-- What was written after prev (messages) and after others (desk_changes), as of
+-- upto: one statement, so both answers hold for upto. A cheap look before a window.
 CREATE OR REPLACE FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot,
-  OUT upto pg_snapshot, OUT messages boolean, OUT rest boolean)
-LANGUAGE plpgsql SET enable_seqscan = off SET plan_cache_mode = force_generic_plan SET jit = off AS $$
+  OUT upto pg_snapshot, OUT messages boolean, OUT desks boolean)
+LANGUAGE plpgsql AS $$
 DECLARE
   lo xid8 := pg_snapshot_xmax(prev);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
@@ -99,168 +117,133 @@ BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM messages WHERE written_by >= lo)
       OR EXISTS (SELECT 1 FROM messages WHERE written_by = ANY (stragglers)),
-    deskwire.others_changed(others_lo, others_stragglers)
-  INTO upto, messages, rest;
+    EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+  INTO upto, messages, desks;
 END
 $$;
 
--- Whether a desk, client or desk_changes row was written in the window above lo
--- and among stragglers (in the calling statement's snapshot). plpgsql, not sql:
--- with its subqueries a sql function is not inlined, and is planned at every call
--- (2.6 ms here).
-CREATE OR REPLACE FUNCTION deskwire.others_changed(lo xid8, stragglers xid8[]) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  RETURN EXISTS (SELECT 1 FROM help_desks WHERE written_by >= lo)
-    OR EXISTS (SELECT 1 FROM help_desks WHERE written_by = ANY (stragglers))
-    OR EXISTS (SELECT 1 FROM clients WHERE written_by >= lo)
-    OR EXISTS (SELECT 1 FROM clients WHERE written_by = ANY (stragglers))
-    OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= lo)
-    OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (stragglers));
-END
-$$;
-
--- The messages' window after prev: numbers, logs and sends it, and returns its end
--- (upto), the last position given, and whether the rest changed after others as
--- of upto (if not, others may move to upto too). Callers take turns (the lead).
+-- The messages' window after prev: numbers, logs and sends it; returns its end
+-- (upto), the last position given, and whether desk_changes had rows after others
+-- as of upto (if not, others may move to upto too). Callers take turns (the lead).
 --
 -- A message written in the window is a new_message if it was created in it too (an
 -- insert and an update in one window are one new_message, with the row as it is),
 -- else an update_message. One that is now its desk's last message also changed
--- the desk: the row carries the desk's JSON, the update_helpdesk right after it.
--- Data is the row as of the window's end: the same functions a REST answer uses.
--- A window of more than max_rows changed rows (a bulk import) logs nothing here
--- (too_large): deskwire.sequence_resync sends it instead.
+-- the desk: the update_helpdesk right after it. Data is the row as of the window's
+-- end: the same functions a REST answer uses. A window of more than max_rows
+-- changed rows (a bulk import) logs nothing here (too_large):
+-- deskwire.sequence_resync sends it instead.
 --
--- Rows are found by their keys whatever the statistics say (no seqscan, hash or
--- merge join), in one generic plan without JIT.
+-- Two statements: the first reads and renders the window, with the snapshot it
+-- ends at; the second only logs what the first found. Kept to a few plan steps:
+-- on this hot path each one costs every window.
 CREATE OR REPLACE FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows int,
-  OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT rest boolean)
-LANGUAGE plpgsql
-SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan SET jit = off AS $$
+  OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT desks boolean)
+LANGUAGE plpgsql AS $$
 DECLARE
   lo xid8 := pg_snapshot_xmax(prev);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
   others_lo xid8 := pg_snapshot_xmax(others);
   others_stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(others));
+  n int;
+  at bigint[];
+  organizations text[];
+  types text[];
+  refs uuid[];
+  desk_ids uuid[];
   lines text[];
 BEGIN
-  WITH
-  changed AS MATERIALIZED (
-    (SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new
-     FROM messages m WHERE m.written_by >= lo
-     UNION ALL
-     SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers)
-     FROM messages m WHERE m.written_by = ANY (stragglers))
-    LIMIT max_rows + 1
-  ),
-  logged AS (
-    INSERT INTO events (position, organization, type, ref, data, desk)
-    SELECT last_position + 2 * row_number() OVER (ORDER BY (x.row).created_at, (x.row).id) - 1, d.organization,
-      CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END, (x.row).id, x.data,
-      CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(d, c, x.data) END
-    FROM (SELECT row, is_new, deskwire.message_json(row) AS data FROM changed) x
-    JOIN help_desks d ON d.id = (x.row).help_desk_id
-    JOIN clients c ON c.id = d.client_id
+  SELECT pg_current_snapshot(),
+    EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers)),
+    count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.data, w.desk_data))
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, lines
+  FROM (
+    SELECT last_position + 2 * row_number() OVER () - 1 AS position,
+      coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
+      CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
+      (x.row).id AS ref, x.data,
+      CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
+      CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
+        (SELECT deskwire.desk_prefix(h, c) FROM help_desks h JOIN clients c ON c.id = h.client_id WHERE h.id = (x.row).help_desk_id)), x.data) END AS desk_data
+    FROM (
+      SELECT c.row, c.is_new, deskwire.message_json(c.row) AS data FROM (
+        SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by >= lo
+        UNION ALL
+        SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by = ANY (stragglers)
+        LIMIT max_rows + 1) c
+    ) x
+    LEFT JOIN desk_prefixes p ON p.desk_id = (x.row).help_desk_id
     LEFT JOIN LATERAL (
-      SELECT l.id FROM messages l WHERE l.help_desk_id = d.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+      SELECT l.id FROM messages l WHERE l.help_desk_id = (x.row).help_desk_id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
     ) last ON true
-    WHERE (SELECT count(*) FROM changed) <= max_rows
-    RETURNING position, organization, type, data, desk
-  ),
-  window_end AS (
-    SELECT pg_current_snapshot() AS upto, deskwire.others_changed(others_lo, others_stragglers) AS rest
-  ),
-  saved AS (
-    UPDATE sequencer SET messages_seen = w.upto,
-      others_seen = CASE WHEN w.rest THEN others_seen ELSE w.upto END,
-      position = (SELECT max(position + CASE WHEN desk IS NULL THEN 0 ELSE 1 END) FROM logged)
-    FROM window_end w
-    WHERE EXISTS (SELECT 1 FROM logged)
-  )
-  SELECT w.upto, w.rest, (SELECT count(*) FROM changed) > max_rows,
-    (SELECT max(position + CASE WHEN desk IS NULL THEN 0 ELSE 1 END) FROM logged),
-    (SELECT array_agg(deskwire.payload_line(position, organization, type, data, desk) ORDER BY position) FROM logged)
-  INTO upto, rest, too_large, positions, lines
-  FROM window_end w;
-  positions := coalesce(positions, last_position);
+  ) w;
+  too_large := n > max_rows;
+  positions := last_position;
+  IF n = 0 OR too_large THEN
+    RETURN;
+  END IF;
+  INSERT INTO events (position, organization, type, ref, desk) SELECT * FROM unnest(at, organizations, types, refs, desk_ids);
+  positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
 END
 $$;
 
--- The rest's window after others: an update_helpdesk for each desk whose row,
--- client or desk_changes note was written in it (once per desk), numbered after
--- last_position. More than max_rows desks (a bulk import): one resync_required
--- per organization instead.
+-- The desk_changes window after others: one update_helpdesk per desk noted in it,
+-- numbered after last_position. More than max_rows desks (a bulk import): one
+-- resync_required per organization instead.
 CREATE OR REPLACE FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows int,
   OUT upto pg_snapshot, OUT positions bigint)
-LANGUAGE plpgsql
-SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off
-SET plan_cache_mode = force_generic_plan SET jit = off AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   lo xid8 := pg_snapshot_xmax(others);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(others));
-  lines text[];
+  n int;
+  organizations text[];
+  refs uuid[];
+  datas text[];
 BEGIN
-  WITH
-  touched AS MATERIALIZED (
-    SELECT DISTINCT t.desk FROM (
-      SELECT d.id AS desk FROM help_desks d WHERE d.written_by >= lo
-      UNION ALL
-      SELECT d.id FROM help_desks d WHERE d.written_by = ANY (stragglers)
-      UNION ALL
-      SELECT d.id FROM clients c JOIN help_desks d ON d.client_id = c.id WHERE c.written_by >= lo
-      UNION ALL
-      SELECT d.id FROM clients c JOIN help_desks d ON d.client_id = c.id WHERE c.written_by = ANY (stragglers)
-      UNION ALL
-      SELECT x.desk_id FROM desk_changes x WHERE x.written_by >= lo
-      UNION ALL
-      SELECT x.desk_id FROM desk_changes x WHERE x.written_by = ANY (stragglers)
-    ) t
-  ),
-  too_large AS (
-    SELECT count(*) > max_rows AS v FROM (SELECT 1 FROM touched LIMIT max_rows + 1) x
-  ),
-  desks AS (
-    SELECT d.organization, d.id, d.updated_at, deskwire.help_desk_json(d, c, last) AS data
-    FROM touched t
-    JOIN help_desks d ON d.id = t.desk
-    JOIN clients c ON c.id = d.client_id
-    LEFT JOIN LATERAL (
-      SELECT * FROM messages l WHERE l.help_desk_id = d.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
-    ) last ON true
-    WHERE NOT (SELECT v FROM too_large)
-  ),
-  resync AS (
-    SELECT DISTINCT d.organization
-    FROM touched t JOIN help_desks d ON d.id = t.desk
-    WHERE (SELECT v FROM too_large)
-  ),
-  logged AS (
-    INSERT INTO events (position, organization, type, ref, data)
-    SELECT last_position + row_number() OVER (ORDER BY e.at, e.ref), e.organization, e.type, e.ref, e.data
+  SELECT pg_current_snapshot(), count(*), array_agg(w.organization ORDER BY w.desk), array_agg(w.desk ORDER BY w.desk),
+    array_agg(w.data ORDER BY w.desk)
+  INTO upto, n, organizations, refs, datas
+  FROM (
+    SELECT t.desk, p.organization, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
     FROM (
-      SELECT organization, 'update_helpdesk' AS type, id AS ref, data, updated_at AS at FROM desks
-      UNION ALL
-      SELECT organization, 'resync_required', '00000000-0000-0000-0000-000000000000', NULL, NULL FROM resync
-    ) e
-    RETURNING position, organization, type, data
-  ),
-  window_end AS (
-    SELECT pg_current_snapshot() AS upto
-  ),
-  saved AS (
-    UPDATE sequencer SET others_seen = w.upto, position = (SELECT max(position) FROM logged)
-    FROM window_end w
-    WHERE EXISTS (SELECT 1 FROM logged)
-  )
-  SELECT w.upto, (SELECT max(position) FROM logged),
-    (SELECT array_agg(deskwire.payload_line(position, organization, type, data, NULL) ORDER BY position) FROM logged)
-  INTO upto, positions, lines
-  FROM window_end w;
-  positions := coalesce(positions, last_position);
-  PERFORM deskwire.notify_lines(lines);
+      SELECT DISTINCT x.desk FROM (
+        SELECT desk_id AS desk FROM desk_changes WHERE written_by >= lo
+        UNION ALL
+        SELECT desk_id FROM desk_changes WHERE written_by = ANY (stragglers)
+        LIMIT max_rows + 1) x
+    ) t
+    JOIN desk_prefixes p ON p.desk_id = t.desk
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages l WHERE l.help_desk_id = t.desk ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) last ON true
+  ) w;
+  positions := last_position;
+  IF n = 0 THEN
+    RETURN;
+  END IF;
+  IF n > max_rows THEN
+    organizations := ARRAY(SELECT DISTINCT unnest(organizations));
+    INSERT INTO events (position, organization, type, ref)
+    SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
+    FROM unnest(organizations) WITH ORDINALITY o(organization, k);
+    positions := last_position + array_length(organizations, 1);
+    PERFORM deskwire.notify_lines(ARRAY(
+      SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
+      FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+    RETURN;
+  END IF;
+  INSERT INTO events (position, organization, type, ref)
+  SELECT last_position + o.k, o.organization, 'update_helpdesk', o.ref
+  FROM unnest(organizations, refs) WITH ORDINALITY o(organization, ref, k);
+  positions := last_position + n;
+  PERFORM deskwire.notify_lines(ARRAY(
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'update_helpdesk', o.data, NULL)
+    FROM unnest(organizations, datas) WITH ORDINALITY o(organization, data, k)));
 END
 $$;
 
@@ -269,38 +252,68 @@ $$;
 -- over REST), logged like any event.
 CREATE OR REPLACE FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint,
   OUT upto pg_snapshot, OUT positions bigint)
-LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   lo xid8 := pg_snapshot_xmax(prev);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
-  lines text[];
+  organizations text[];
 BEGIN
-  WITH
-  organizations AS (
-    SELECT DISTINCT d.organization
-    FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
-          UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
-    JOIN help_desks d ON d.id = m.help_desk_id
-  ),
-  logged AS (
-    INSERT INTO events (position, organization, type, ref)
-    SELECT last_position + row_number() OVER (ORDER BY organization), organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
-    FROM organizations
-    RETURNING position, organization, type
-  ),
-  window_end AS (
-    SELECT pg_current_snapshot() AS upto
-  ),
-  saved AS (
-    UPDATE sequencer SET messages_seen = w.upto, position = (SELECT max(position) FROM logged)
-    FROM window_end w
-    WHERE EXISTS (SELECT 1 FROM logged)
-  )
-  SELECT w.upto, coalesce((SELECT max(position) FROM logged), last_position),
-    (SELECT array_agg(deskwire.payload_line(position, organization, type, NULL, NULL) ORDER BY position) FROM logged)
-  INTO upto, positions, lines
-  FROM window_end w;
-  PERFORM deskwire.notify_lines(lines);
+  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization)
+  INTO upto, organizations
+  FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
+        UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
+  JOIN help_desks d ON d.id = m.help_desk_id;
+  INSERT INTO events (position, organization, type, ref)
+  SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
+  FROM unnest(organizations) WITH ORDINALITY o(organization, k);
+  positions := last_position + coalesce(array_length(organizations, 1), 0);
+  PERFORM deskwire.notify_lines(ARRAY(
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
+    FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+END
+$$;
+
+-- Logged changes, rendered as their rows are now: an organization's in
+-- [since, upto] (a replay), or every organization's from since on (organization
+-- NULL: a catch-up), at most max rows. data is NULL for a change whose row is gone.
+DROP FUNCTION IF EXISTS deskwire.logged_changes(text, bigint, bigint, integer);
+CREATE OR REPLACE FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max int)
+RETURNS TABLE ("position" bigint, organization text, type text, data text, desk text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF of_organization IS NULL THEN
+    RETURN QUERY
+      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
+      FROM events e WHERE e.position >= since AND e.position <= upto
+      ORDER BY e.position LIMIT max;
+  ELSE
+    RETURN QUERY
+      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
+      FROM events e WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
+      ORDER BY e.position LIMIT max;
+  END IF;
+END
+$$;
+
+-- The JSON of what a logged change names, as it is now (NULL: gone, or none).
+CREATE OR REPLACE FUNCTION deskwire.changed_data(type text, ref uuid) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  data text;
+BEGIN
+  IF ref IS NULL OR type = 'resync_required' THEN
+    RETURN NULL;
+  ELSIF type = 'update_helpdesk' THEN
+    SELECT deskwire.help_desk_json(d, c, last) INTO data
+    FROM help_desks d JOIN clients c ON c.id = d.client_id
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages l WHERE l.help_desk_id = d.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) last ON true
+    WHERE d.id = ref;
+  ELSE
+    SELECT deskwire.message_json(m) INTO data FROM messages m WHERE m.id = ref;
+  END IF;
+  RETURN data;
 END
 $$;
 
@@ -318,9 +331,10 @@ DECLARE
   started timestamptz := clock_timestamp();
   last_change timestamptz := clock_timestamp();
   busy boolean := false; -- the last window had messages: look again without asking first
+  saved bigint := last_position; -- the position the sequencer table holds
   upto pg_snapshot;
   messages_changed boolean;
-  rest_changed boolean;
+  desks_changed boolean;
   too_large boolean;
   positions bigint;
 BEGIN
@@ -328,30 +342,30 @@ BEGIN
     -- A snapshot moves only when a transaction that wrote something ends.
     IF busy OR pg_current_snapshot()::text <> prev::text THEN
       messages_changed := true;
-      rest_changed := true;
       IF NOT busy THEN
-        SELECT x.upto, x.messages, x.rest INTO upto, messages_changed, rest_changed FROM deskwire.changed_since(prev, others) x;
+        SELECT x.upto, x.messages, x.desks INTO upto, messages_changed, desks_changed FROM deskwire.changed_since(prev, others) x;
       END IF;
       positions := last_position;
       IF messages_changed THEN
-        SELECT x.upto, x.positions, x.too_large, x.rest INTO upto, positions, too_large, rest_changed
+        SELECT x.upto, x.positions, x.too_large, x.desks INTO upto, positions, too_large, desks_changed
         FROM deskwire.sequence_messages(prev, others, last_position, max_rows) x;
         IF too_large THEN
           SELECT x.upto, x.positions INTO upto, positions FROM deskwire.sequence_resync(prev, last_position) x;
-          rest_changed := true;
+          desks_changed := true;
         END IF;
       END IF;
       busy := positions > last_position;
       prev := upto;
       last_position := positions;
-      IF rest_changed THEN
+      IF desks_changed THEN
         SELECT x.upto, x.positions INTO others, positions FROM deskwire.sequence_desks(others, last_position, max_rows) x;
-        busy := busy OR positions > last_position;
         last_position := positions;
       ELSE
-        others := upto; -- nothing else changed as of the same snapshot
+        others := upto; -- desk_changes had nothing new as of the same snapshot
       END IF;
-      IF busy THEN
+      IF last_position > saved THEN
+        UPDATE sequencer SET messages_seen = prev, others_seen = others, position = last_position;
+        saved := last_position;
         last_change := clock_timestamp();
       END IF;
     END IF;

@@ -49,11 +49,12 @@ export async function seed(url: string, orgs: number, desksPerOrg: number, messa
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   await sql.begin(async (tx) => {
     // Bulk setup, not the workload: no triggers, no foreign-key checks, and no
-    // events: written_by 0 is history from before deskwire, in no window.
+    // events: a message written_by 0 is history from before deskwire, in no window.
     await tx`SET LOCAL session_replication_role = replica`;
     await tx`INSERT INTO organizations (name) SELECT 'org' || g FROM generate_series(1, ${orgs}) g ON CONFLICT DO NOTHING`;
-    await tx`INSERT INTO clients (organization, name, phone, written_by) SELECT 'org' || g, 'client ' || g, '+55 11 5555-' || g, '0' FROM generate_series(1, ${orgs}) g`;
-    await tx`INSERT INTO help_desks (organization, client_id, written_by) SELECT c.organization, c.id, '0' FROM clients c, generate_series(1, ${desksPerOrg})`;
+    await tx`INSERT INTO clients (organization, name, phone) SELECT 'org' || g, 'client ' || g, '+55 11 5555-' || g FROM generate_series(1, ${orgs}) g`;
+    await tx`INSERT INTO help_desks (organization, client_id) SELECT c.organization, c.id FROM clients c, generate_series(1, ${desksPerOrg})`;
+    await tx`SELECT deskwire.fill_desk_prefixes()`; // their triggers did not run
     if (messagesPerDesk > 0) {
       await tx`
         INSERT INTO messages (help_desk_id, message, type, status, created_at, updated_at, written_by, created_by)

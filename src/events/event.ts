@@ -8,9 +8,9 @@ export interface DeskEvent {
 }
 
 /**
- * A row of the log (table events), as the sequencer wrote it: one change, its
- * object's JSON in data, and for a message that is now its desk's last, the desk's
- * JSON: the update_helpdesk numbered right after it.
+ * A change, as the sequencer sends it or the log renders it: its object's JSON in
+ * data (NULL: the row is gone, or a resync_required), and for a message that is
+ * now its desk's last, the desk's JSON: the update_helpdesk numbered right after it.
  */
 export interface LoggedChange {
   position: number;
@@ -31,10 +31,12 @@ export function frameOf(type: string, data: string | null, position: number): st
   return `{"type":"${type}","data":${JSON.stringify(data)},"id":"${position}"}`;
 }
 
-/** The one or two events of a logged change. */
+/** The events of a change: its own (none if its row is gone) and its desk's. */
 export function eventsOf(c: LoggedChange): DeskEvent[] {
+  const events: DeskEvent[] = [];
   // A resync_required carries no object: the agent reloads over REST.
-  const own = { organization: c.organization, position: c.position, frame: frameOf(c.type, c.type === 'resync_required' ? null : c.data, c.position) };
-  if (c.desk === null) return [own];
-  return [own, { organization: c.organization, position: c.position + 1, frame: frameOf('update_helpdesk', c.desk, c.position + 1) }];
+  if (c.type === 'resync_required') events.push({ organization: c.organization, position: c.position, frame: frameOf(c.type, null, c.position) });
+  else if (c.data !== null) events.push({ organization: c.organization, position: c.position, frame: frameOf(c.type, c.data, c.position) });
+  if (c.desk !== null) events.push({ organization: c.organization, position: c.position + 1, frame: frameOf('update_helpdesk', c.desk, c.position + 1) });
+  return events;
 }

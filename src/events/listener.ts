@@ -65,8 +65,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     for (;;) {
       // position may be a row's desk event (its position + 1): that row is read again, and skipped.
       const rows = read(await sql`
-        SELECT position, organization, type, data, desk FROM events
-        WHERE position >= ${position} ORDER BY position LIMIT ${catchUpBatch}`);
+        SELECT * FROM deskwire.logged_changes(NULL, ${position}, ${Number.MAX_SAFE_INTEGER}, ${catchUpBatch})`);
       for (const r of rows) deliver(r);
       if (rows.length < catchUpBatch) return;
     }
@@ -88,7 +87,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       for (const i of items) {
         if (!i.large) deliver(i);
         else if (i.position + 1 > position) {
-          const [row] = read(await sql`SELECT position, organization, type, data, desk FROM events WHERE position = ${i.position}`);
+          const [row] = read(await sql`SELECT * FROM deskwire.logged_changes(NULL, ${i.position}, ${i.position}, 1)`);
           if (row) deliver(row);
         }
       }

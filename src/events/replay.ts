@@ -14,12 +14,10 @@ export async function replay(sql: Sql, organization: string, since: number, upto
   if (since === upto) return [];
   const [log] = await sql`SELECT pruned_through FROM event_log`;
   if (since < Number(log!.pruned_through)) return 'resync';
-  // A row at `since` may hold the event after it (its desk's, at since + 1).
+  // A change at `since` may hold the event after it (its desk's, at since + 1).
+  // Rendered as the rows are now; an event whose row is gone is left out.
   const rows = await sql<(Omit<LoggedChange, 'position'> & { position: string })[]>`
-    SELECT position, organization, type, data, desk FROM events
-    WHERE organization = ${organization} AND position >= ${since} AND position <= ${upto}
-    ORDER BY position
-    LIMIT ${maxReplay + 1}`;
+    SELECT * FROM deskwire.logged_changes(${organization}, ${since}, ${upto}, ${maxReplay + 1})`;
   const frames = rows
     .flatMap((r) => eventsOf({ ...r, position: Number(r.position) }))
     .filter((e) => e.position > since && e.position <= upto)

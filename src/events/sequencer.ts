@@ -51,6 +51,13 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         application_name: 'deskwire-sequencer',
         // A loop whose gateway is gone stops within a second (PostgreSQL 14+).
         client_connection_check_interval: '1000',
+        // Rows found by their keys whatever the statistics say, one plan per
+        // statement, no JIT (sql/040_sequence.sql says why).
+        enable_seqscan: 'off',
+        enable_hashjoin: 'off',
+        enable_mergejoin: 'off',
+        plan_cache_mode: 'force_generic_plan',
+        jit: 'off',
         // Windows commit without waiting for their own disk flush: waiting made every
         // writer's flush queue behind one of ours (0.55x the throughput of a lone
         // writer). The writers' rows are durable; only numbers can be lost, to a
