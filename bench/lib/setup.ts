@@ -97,7 +97,7 @@ export async function startDeskwire(url: string, dataDir: string, env: Record<st
     AUTH_FAILURES_PER_MINUTE: '1000000',
     WS_IDLE_TIMEOUT: '960',
     ...env,
-  }, process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []);
+  }, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : [])]);
   for (;;) {
     const line = await proc.next<{ msg?: string; rest?: string; websocket?: string }>();
     if (line.msg?.startsWith('deskwire is up')) {

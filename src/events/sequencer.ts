@@ -15,7 +15,8 @@ export interface SequencerOptions {
 
 /** A gateway that is not the sequencer tries to become it this often. */
 const standbyMs = 1000;
-/** How often it looks for finished transactions while changes come, and after a lull. */
+/** How often it looks for finished transactions: after a window that sent something, otherwise, and after a lull. */
+const busyPollMs = 3;
 const pollMs = 1;
 const idlePollMs = 4;
 
@@ -87,7 +88,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         // Returns within a second, so a close waits at most that long (cancelling
         // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
         const [next] = (await sql`
-          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${idlePollMs}, ${maxRows},
+          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${busyPollMs}, ${idlePollMs}, ${maxRows},
             ${place.prev}::pg_snapshot, ${place.others}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as (typeof place)[];
         place = next!;
       }
