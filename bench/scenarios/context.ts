@@ -24,8 +24,12 @@ export interface Result {
   details: Record<string, unknown>;
 }
 
-/** Source addresses for client sockets: each has ~28k ephemeral ports to 127.0.0.1. */
-export const sourceAddresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+/**
+ * Source addresses for client sockets: each has ~28k ephemeral ports to 127.0.0.1.
+ * Sixteen, so that the TIME_WAIT a round leaves (60 s, on the client's ports) does
+ * not make the next round's connect() hunt for a free port.
+ */
+export const sourceAddresses = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`);
 
 /** At most this many sockets per client process: a process here may hold 20,000 files. */
 export const socketsPerClient = 9000;

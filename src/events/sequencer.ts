@@ -16,7 +16,7 @@ export interface SequencerOptions {
 /** A gateway that is not the sequencer tries to become it this often. */
 const standbyMs = 1000;
 /** How often it looks for finished transactions: after a window that sent something, otherwise, and after a lull. */
-const busyPollMs = 3;
+const busyPollMs = 5;
 const pollMs = 1;
 const idlePollMs = 4;
 

@@ -4,6 +4,7 @@ import { Forbidden, HttpError, TooManyRequests } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
 import { organizationName, resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
+import { raiseListenBacklog } from './backlog.ts';
 import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us_listen_socket } from './uws.ts';
 
 interface Agent {
@@ -64,6 +65,8 @@ const backpressureSweepMs = 250;
 const maxBackpressureBytes = 64 * 1024 * 1024;
 /** A resuming socket whose live frames pile up this high while its replay is read. */
 const maxWaitingFrames = 10_000;
+/** Handshakes the kernel may queue for us (capped by net.core.somaxconn): a fleet reconnecting at once. */
+const listenBacklog = 65535;
 /** How often sockets whose token has expired are looked for. */
 const expirySweepMs = 10_000;
 
@@ -237,8 +240,12 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
       if (!token) return reject(new Error(`WebSocket server could not listen on ${opts.host}:${opts.port}`));
+      const port = uWS.us_socket_local_port(token);
+      if (raiseListenBacklog(port, listenBacklog) === undefined) {
+        opts.log.warn({ port }, 'could not raise the WebSocket listen backlog past uSockets\' 512: a reconnect storm will take longer');
+      }
       resolve({
-        port: uWS.us_socket_local_port(token),
+        port,
         publish,
         disconnect(credential, code, reason) {
           for (const ws of sockets) if (ws.getUserData().credential === credential) endCorked(ws, code, reason);

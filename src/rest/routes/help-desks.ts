@@ -29,10 +29,15 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
     const own = ctx.state.principal.organization;
     const { organization = own } = validate(ListQuery, ctx.query, 'query');
     if (organization !== own) throw new Forbidden(`this token opens organization "${own}" only`);
+    // Each desk from its prefix (kept by triggers, sql/030_desk_changes.sql) and its
+    // last message: the events' own two pieces. A desk written with triggers off has
+    // no prefix yet, and gets it rendered here.
     const [row] = await sql`
-      SELECT '[' || coalesce(string_agg(deskwire.help_desk_json(d, c, last), ',' ORDER BY d.created_at DESC, d.id DESC), '') || ']' AS body
+      SELECT '[' || coalesce(string_agg(deskwire.desk_json(
+          coalesce(p.prefix, (SELECT deskwire.desk_prefix(d, c) FROM clients c WHERE c.id = d.client_id)),
+          deskwire.message_json(last)), ',' ORDER BY d.created_at DESC, d.id DESC), '') || ']' AS body
       FROM help_desks d
-      JOIN clients c ON c.id = d.client_id
+      LEFT JOIN desk_prefixes p ON p.desk_id = d.id
       LEFT JOIN LATERAL (
         SELECT * FROM messages m WHERE m.help_desk_id = d.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
       ) last ON true
