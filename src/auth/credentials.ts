@@ -46,6 +46,9 @@ const verifiedTokensKept = 10_000;
 
 function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) => Promise<Principal> {
   const verified = new Map<string, Principal>();
+  // A fleet reconnecting at once brings each token many times before the first
+  // check of it ends: they all wait for that one.
+  const verifying = new Map<string, Promise<Principal>>();
   return async (credential) => {
     if (!credential) throw new Unauthorized('a token is required: Authorization: Bearer <token>');
     if (credential.length > maxCredentialLength) throw new Unauthorized('token is malformed');
@@ -56,23 +59,30 @@ function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) =
     }
     const known = verified.get(credential);
     if (known && known.expiresAt! > Date.now()) return known;
-    let claims;
-    try {
-      claims = await verifyToken(jwtSecret, credential);
-    } catch (err) {
-      const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
-      throw new Unauthorized(expired ? 'token has expired' : 'token is invalid');
+    let check = verifying.get(credential);
+    if (!check) {
+      check = verifyToken(jwtSecret, credential).then(
+        (claims) => {
+          const principal: Principal = {
+            organization: claims.org,
+            subject: claims.sub,
+            credential: `token:${claims.org}:${claims.sub}`,
+            expiresAt: claims.exp * 1000,
+          };
+          // Oldest first out: a Map iterates in insertion order.
+          if (verified.size >= verifiedTokensKept) verified.delete(verified.keys().next().value!);
+          verified.set(credential, principal);
+          return principal;
+        },
+        (err) => {
+          const expired = (err as { code?: string }).code === 'ERR_JWT_EXPIRED';
+          throw new Unauthorized(expired ? 'token has expired' : 'token is invalid');
+        },
+      );
+      verifying.set(credential, check);
+      void check.finally(() => verifying.delete(credential)).catch(() => {});
     }
-    const principal: Principal = {
-      organization: claims.org,
-      subject: claims.sub,
-      credential: `token:${claims.org}:${claims.sub}`,
-      expiresAt: claims.exp * 1000,
-    };
-    // Oldest first out: a Map iterates in insertion order.
-    if (verified.size >= verifiedTokensKept) verified.delete(verified.keys().next().value!);
-    verified.set(credential, principal);
-    return principal;
+    return check;
   };
 }
 
