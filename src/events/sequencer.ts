@@ -17,7 +17,7 @@ export interface SequencerOptions {
 const standbyMs = 1000;
 /** How often it looks for finished transactions: after a window that sent something, otherwise, and after a lull. */
 const busyPollMs = 5;
-const pollMs = 1;
+const pollMs = 2;
 const idlePollMs = 4;
 
 /**
