@@ -1,3 +1,4 @@
+import Router from '@koa/router';
 import Koa from 'koa';
 import type { Sql } from 'postgres';
 import type { Authenticate } from '../auth/credentials.ts';
@@ -34,8 +35,10 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
     return api(ctx, next);
   });
 
-  for (const router of [helpDeskRoutes(sql), sendMessageRoutes(sql, opts, writeRateLimit(opts.writeRateLimit))]) {
-    app.use(router.routes()).use(router.allowedMethods({ throw: true }));
-  }
+  // One router for every route: each router is a pass over its routes per request.
+  const router = new Router<AuthState>();
+  helpDeskRoutes(router, sql);
+  sendMessageRoutes(router, sql, opts, writeRateLimit(opts.writeRateLimit));
+  app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   return app;
 }

@@ -22,9 +22,7 @@ const defaultPage = 100;
  * The seed's two reads, within the caller's organization. PostgreSQL builds the
  * whole JSON answer with the same functions the events use; Node passes it through.
  */
-export function helpDeskRoutes(sql: Sql): Router<AuthState> {
-  const router = new Router<AuthState>();
-
+export function helpDeskRoutes(router: Router<AuthState>, sql: Sql): void {
   router.get(['/api/help-desks', '/api/help-desks/'], async (ctx) => {
     const own = ctx.state.principal.organization;
     const { organization = own } = validate(ListQuery, ctx.query, 'query');
@@ -81,5 +79,4 @@ export function helpDeskRoutes(sql: Sql): Router<AuthState> {
     ctx.body = row!.body;
   });
 
-  return router;
 }

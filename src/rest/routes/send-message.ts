@@ -30,8 +30,7 @@ const Body = z.object({
 });
 
 /** POST /api/send-message/: JSON, urlencoded or multipart; 201 with the Message. */
-export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions, limit: Koa.Middleware<AuthState>): Router<AuthState> {
-  const router = new Router<AuthState>();
+export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: SendMessageOptions, limit: Koa.Middleware<AuthState>): void {
   const limits = {
     multipart: true,
     jsonLimit: opts.maxBodyBytes,
@@ -88,8 +87,6 @@ export function sendMessageRoutes(sql: Sql, opts: SendMessageOptions, limit: Koa
     ctx.type = 'application/json';
     ctx.body = row.body;
   });
-
-  return router;
 }
 
 /** Whether a declared MIME type matches the accepted list (`image/*` matches `image/png`). */
