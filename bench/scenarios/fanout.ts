@@ -27,7 +27,7 @@ export async function fanout(ctx: Context): Promise<Result> {
   for (let r = 0; r < rounds; r++) {
     for (const server of ['deskwire', 'ws'] as const) {
       const target = server === 'deskwire' ? ctx.deskwire.proc : wsBaseline;
-      const fleet = await connectFleet(server === 'deskwire' ? ctx.deskwire.ws : baselineUrl, tokens, perOrg);
+      const fleet = await connectFleet(server === 'deskwire' ? ctx.deskwire.ws : baselineUrl, tokens, perOrg, { lowPriority: true });
       listener.send('reset');
       await listener.next();
       const cpu0 = target.cpuSeconds();
