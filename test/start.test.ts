@@ -1,6 +1,7 @@
 // The process as a user runs it: `npm start` and `npm run migrate`, in a child process.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,13 +38,21 @@ async function emptyDatabase(): Promise<string> {
   return u.toString();
 }
 
+/** package.json's command line for `npm start` or `npm run migrate`, node flags included. */
+function commandOf(script: 'main' | 'migrate'): string[] {
+  const scripts = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const [node, ...args] = scripts[script === 'main' ? 'start' : 'migrate']!.split(' ');
+  assert.equal(node, 'node');
+  return args.map((a) => (a.startsWith('src/') ? join(projectRoot, a) : a));
+}
+
 function run(script: 'main' | 'migrate', env: Record<string, string | undefined>): ChildProcess & { output: () => string } {
   const clean = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
   for (const name of ['DATABASE_URL', 'JWT_SECRET']) {
     delete clean[name];
     if (env[name]) clean[name] = env[name];
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', `${script}.ts`)], {
+  const child = spawn(process.execPath, commandOf(script), {
     cwd: projectRoot,
     env: clean as NodeJS.ProcessEnv,
   });

@@ -1,6 +1,7 @@
 // The REST baseline: bare node:http and `postgres`, running the same SQL as
 // deskwire's routes for a send-message and a history, and nothing else: no
-// framework, no auth, no validation beyond what the SQL needs.
+// framework, no auth, no validation beyond what the SQL needs. `/floor` is the
+// machine's own floor for a request that asks PostgreSQL anything: `SELECT 1`.
 import { createServer } from 'node:http';
 import postgres from 'postgres';
 import { argsOf, say } from '../lib/processes.ts';
@@ -47,6 +48,25 @@ const server = createServer(async (req, res) => {
           (${b}::uuid IS NULL OR EXISTS (SELECT 1 FROM b)) AND (${a}::uuid IS NULL OR EXISTS (SELECT 1 FROM a)) AS anchored,
           (SELECT '[' || coalesce(string_agg(deskwire.message_json(p), ',' ORDER BY p.created_at DESC, p.id DESC), '') || ']' FROM page p) AS body`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(row!.body);
+      return;
+    }
+    if (req.method === 'GET' && req.url === `/api/help-desks/?organization=${org}`) {
+      const [row] = await sql`
+        SELECT '[' || coalesce(string_agg(deskwire.desk_json(
+            coalesce(p.prefix, (SELECT deskwire.desk_prefix(d, c) FROM clients c WHERE c.id = d.client_id)),
+            deskwire.message_json(last)), ',' ORDER BY d.created_at DESC, d.id DESC), '') || ']' AS body
+        FROM help_desks d
+        LEFT JOIN desk_prefixes p ON p.desk_id = d.id
+        LEFT JOIN LATERAL (
+          SELECT * FROM messages m WHERE m.help_desk_id = d.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+        ) last ON true
+        WHERE d.organization = ${org}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(row!.body);
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/floor') {
+      const [row] = await sql`SELECT 1 AS one`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(row));
       return;
     }
     res.writeHead(404).end();

@@ -1,8 +1,11 @@
 // The bench's database (its own, on DATABASE_URL's server or an embedded one),
 // its organizations and desks, and deskwire itself in a child process.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { mintToken } from '../../src/auth/tokens.ts';
+import { projectRoot } from '../../src/config.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/log.ts';
@@ -83,6 +86,11 @@ export interface Deskwire {
   token(org: string): Promise<string>;
 }
 
+/** Node's flags in `npm start` (V8's heap settings): the bench runs deskwire as it does. */
+const startFlags = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).scripts.start as string)
+  .split(' ')
+  .filter((arg) => arg.startsWith('--') && arg !== '--import');
+
 export async function startDeskwire(url: string, dataDir: string, env: Record<string, string> = {}): Promise<Deskwire> {
   const secret = randomBytes(32).toString('base64url');
   const proc = run('src/main.ts', null, {
@@ -97,7 +105,7 @@ export async function startDeskwire(url: string, dataDir: string, env: Record<st
     AUTH_FAILURES_PER_MINUTE: '1000000',
     WS_IDLE_TIMEOUT: '960',
     ...env,
-  }, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : [])]);
+  }, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : []), ...startFlags]);
   for (;;) {
     const line = await proc.next<{ msg?: string; rest?: string; websocket?: string }>();
     if (line.msg?.startsWith('deskwire is up')) {
