@@ -78,5 +78,4 @@ export function helpDeskRoutes(router: Router<AuthState>, sql: Sql): void {
     ctx.type = 'application/json';
     ctx.body = row!.body;
   });
-
 }
