@@ -1,7 +1,8 @@
 // The REST baseline: bare node:http and `postgres`, running the same SQL as
 // deskwire's routes for a send-message and a history, and nothing else: no
 // framework, no auth, no validation beyond what the SQL needs. `/floor` is the
-// machine's own floor for a request that asks PostgreSQL anything: `SELECT 1`.
+// machine's own floor for a request that asks PostgreSQL anything: `SELECT 1`;
+// `/ping`, for one that asks nothing.
 import { createServer } from 'node:http';
 import postgres from 'postgres';
 import { argsOf, say } from '../lib/processes.ts';
@@ -62,6 +63,10 @@ const server = createServer(async (req, res) => {
         ) last ON true
         WHERE d.organization = ${org}`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(row!.body);
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/ping') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"one":1}');
       return;
     }
     if (req.method === 'GET' && req.url === '/floor') {
