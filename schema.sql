@@ -136,7 +136,7 @@ FUNCTION deskwire.note_help_desks_changed() RETURNS trigger;
 FUNCTION deskwire.note_messages_deleted() RETURNS trigger;
 FUNCTION deskwire.notify_lines(lines text[]) RETURNS void;
 FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text;
-FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN busy_poll_ms integer, IN idle_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint) RETURNS null;
+FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN busy_poll_ms integer, IN idle_poll_ms integer, IN heavy_rows integer, IN heavy_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint) RETURNS null;
 FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
 FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT desks boolean) RETURNS record;
 FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;

@@ -324,17 +324,25 @@ $$;
 -- gateway more CPU than its fan-out.
 -- After a window that sent something it waits busy_poll_ms: while writes keep
 -- coming, a window costs a fixed ~0.4 ms however few rows it has, and on two cores
--- that came out of the writers' share. Idle for idle_ms, it looks every
--- idle_poll_ms: an idle database costs it a fraction of a percent of a core, and
--- the first event after a lull a few milliseconds more.
+-- that came out of the writers' share. After a window of heavy_rows messages or
+-- more (writes pouring in: 2,000 a second at 5 ms) it waits heavy_poll_ms: most of
+-- what a window costs, here and downstream (the gateway's NOTIFY, each socket's
+-- write), is a process woken, not a row, so fewer and fuller windows leave the
+-- writers their cores; it goes back to busy_poll_ms when windows thin out again.
+-- Idle for idle_ms, it looks every idle_poll_ms: an idle database costs it a
+-- fraction of a percent of a core, and the first event after a lull a few
+-- milliseconds more.
 DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
-CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(max_ms int, idle_ms int, poll_ms int, busy_poll_ms int, idle_poll_ms int, max_rows int,
+DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
+CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(max_ms int, idle_ms int, poll_ms int, busy_poll_ms int, idle_poll_ms int,
+  heavy_rows int, heavy_poll_ms int, max_rows int,
   INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
   started timestamptz := clock_timestamp();
   last_change timestamptz := clock_timestamp();
   busy boolean := false; -- the last window had messages: look again without asking first
+  heavy boolean := false; -- and heavy_rows of them or more
   saved bigint := last_position; -- the position the sequencer table holds
   upto pg_snapshot;
   messages_changed boolean;
@@ -359,6 +367,7 @@ BEGIN
         END IF;
       END IF;
       busy := positions > last_position;
+      heavy := positions >= last_position + 2 * heavy_rows; -- a message takes two positions
       prev := upto;
       last_position := positions;
       IF desks_changed THEN
@@ -376,6 +385,7 @@ BEGIN
     COMMIT;
     EXIT WHEN clock_timestamp() - started > make_interval(secs => max_ms / 1000.0);
     PERFORM pg_sleep(CASE
+      WHEN heavy THEN heavy_poll_ms
       WHEN busy THEN busy_poll_ms
       WHEN clock_timestamp() - last_change < make_interval(secs => idle_ms / 1000.0) THEN poll_ms
       ELSE idle_poll_ms END / 1000.0);

@@ -42,6 +42,12 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
   const text = 'x'.repeat(20_000);
   const total = 1500;
   const lags: number[] = [];
+  // The stalled one reads again after ~12 MB and 2 s (eight of the server's looks
+  // at it): what was buffered, then the close, telling it to resume. Not later: a
+  // socket the server ends has a few seconds (uWS: the ping timeout, 16 s here) to
+  // take its close frame before it is dropped without one (1006).
+  const stallFor = 300;
+  let closed: Promise<number> | undefined;
   for (let i = 0; i < total; i += 50) {
     const started = Date.now();
     await writer`INSERT INTO messages (help_desk_id, message) SELECT ${acme.deskId}, ${text} || g FROM generate_series(${i}::int, ${i + 49}::int) g`;
@@ -49,6 +55,11 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
     while (!messages(fast.frames).includes(want)) await fast.quiet(5);
     lags.push(Date.now() - started);
     rssPeak = Math.max(rssPeak, server.rssMiB());
+    if (i + 50 === stallFor) {
+      await new Promise((r) => setTimeout(r, 2000));
+      closed = new Promise<number>((resolve) => stalled.raw.once('close', (c) => resolve(c)));
+      tcp.resume();
+    }
   }
   await writer.end();
   const grown = rssPeak - rssBefore;
@@ -58,12 +69,7 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
   assert.ok(Math.max(...lags) < 2000, `the reading socket was never held up (worst batch ${Math.max(...lags)} ms)`);
   assert.ok(grown < 60, `server memory stayed bounded: RSS grew ${grown.toFixed(0)} MiB at most, for ~60 MB of frames`);
 
-  // The stalled one reads again: what was buffered, then the close, telling it to resume.
-  const code = await new Promise<number>((resolve) => {
-    stalled.raw.once('close', (c) => resolve(c));
-    tcp.resume();
-  });
-  assert.equal(code, 4008);
+  assert.equal(await closed, 4008);
   const lastId = stalled.frames.at(-1)?.id ?? '0';
   const got = messages(stalled.frames);
   assert.ok(got.length < total, 'it was cut off before everything');

@@ -15,8 +15,14 @@ export interface SequencerOptions {
 
 /** A gateway that is not the sequencer tries to become it this often. */
 const standbyMs = 1000;
-/** How often it looks for finished transactions: after a window that sent something, otherwise, and after a lull. */
+/**
+ * How often it looks for finished transactions: after a window that sent
+ * something, after one of heavyRows messages or more, otherwise, and after a lull
+ * (sql/040_sequence.sql says why).
+ */
 const busyPollMs = 5;
+const heavyRows = 10;
+const heavyPollMs = 10;
 const pollMs = 2;
 const idlePollMs = 4;
 
@@ -88,7 +94,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         // Returns within a second, so a close waits at most that long (cancelling
         // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
         const [next] = (await sql`
-          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${busyPollMs}, ${idlePollMs}, ${maxRows},
+          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${busyPollMs}, ${idlePollMs}, ${heavyRows}, ${heavyPollMs}, ${maxRows},
             ${place.prev}::pg_snapshot, ${place.others}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as (typeof place)[];
         place = next!;
       }
