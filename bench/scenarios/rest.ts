@@ -1,7 +1,7 @@
 // Scenario 5: REST under autocannon (its own process), deskwire against a bare
 // node:http + postgres handler running the same SQL; then list and history
 // latency at a fixed rate on 10,000 desks and (full run) 1,000,000 messages.
-import { type Proc, run } from '../lib/processes.ts';
+import { run } from '../lib/processes.ts';
 import { median, round } from '../lib/stats.ts';
 import type { Context, Result, Row } from './context.ts';
 
@@ -27,7 +27,7 @@ export async function rest(ctx: Context): Promise<Result> {
   const rounds = ctx.quick ? 1 : 5;
   const org = ctx.orgs[0]!;
   const token = await ctx.deskwire.token(org.name);
-  const bare: Proc = run('bench/baselines/http-server.ts', { url: ctx.url });
+  const bare = run('bench/baselines/http-server.ts', { url: ctx.url });
   const { rest: bareUrl } = await bare.next<{ rest: string }>();
   const base = { deskwire: ctx.deskwire.rest, bare: bareUrl };
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -35,6 +35,8 @@ export async function rest(ctx: Context): Promise<Result> {
     'POST /api/send-message/': { method: 'POST', path: '/api/send-message/', body: JSON.stringify({ help_desk: org.desks[0], message: 'from autocannon' }) },
     'GET /api/help-desks/<uuid>/history/': { method: 'GET', path: `/api/help-desks/${org.desks[1]}/history/` },
   } as const;
+  const closedLoop = (server: keyof typeof base, route: (typeof routes)[keyof typeof routes], seconds: number) =>
+    load('bench/load/http.ts', { url: base[server] + route.path, method: route.method, headers: auth, body: 'body' in route ? route.body : undefined, connections: 10, seconds });
   const rows: Row[] = [];
   const runs: Record<string, unknown>[] = [];
   // Throughput in short pairs (deskwire, bare; then the other way round): this
@@ -43,16 +45,14 @@ export async function rest(ctx: Context): Promise<Result> {
   for (const [name, route] of Object.entries(routes)) {
     // A warm-up, not measured: each server's first seconds on a route (its JIT,
     // its connections' prepared statements) once cost deskwire 0.6x in a first pair.
-    for (const server of ['deskwire', 'bare'] as const) {
-      await load('bench/load/http.ts', { url: base[server] + route.path, method: route.method, headers: auth, body: 'body' in route ? route.body : undefined, connections: 10, seconds: 2 });
-    }
+    for (const server of ['deskwire', 'bare'] as const) await closedLoop(server, route, 2);
     const rps = { deskwire: [] as number[], bare: [] as number[] };
     const p99 = { deskwire: [] as number[], bare: [] as number[] };
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const pair: Record<string, number> = {};
       for (const server of r % 2 ? (['bare', 'deskwire'] as const) : (['deskwire', 'bare'] as const)) {
-        const res = await load('bench/load/http.ts', { url: base[server] + route.path, method: route.method, headers: auth, body: 'body' in route ? route.body : undefined, connections: 10, seconds });
+        const res = await closedLoop(server, route, seconds);
         rps[server].push(res.rps);
         p99[server].push(res.p99);
         pair[server] = res.rps;
