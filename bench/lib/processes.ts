@@ -32,10 +32,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 
 /** Runs a TypeScript file of this repository as a process of its own. */
 export function run(file: string, args: unknown, env: Record<string, string> = {}, nodeFlags: string[] = []): Proc {
+  return start(file, process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, file)], JSON.stringify(args), env);
+}
+
+/** Runs a native load generator (bench/load/*.c, built by native.ts); its arguments are text. */
+export function runNative(binary: string, args: string): Proc {
+  return start(binary, binary, [], args, {});
+}
+
+function start(file: string, command: string, argv: string[], args: string, env: Record<string, string>): Proc {
   // Arguments go in a file: a command line holds at most 128 KiB.
-  const argsFile = join(tmpdir(), `deskwire-bench-args-${process.pid}-${++spawned}.json`);
-  writeFileSync(argsFile, JSON.stringify(args));
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(projectRoot, file), argsFile], {
+  const argsFile = join(tmpdir(), `deskwire-bench-args-${process.pid}-${++spawned}`);
+  writeFileSync(argsFile, args);
+  const child = spawn(command, [...argv, argsFile], {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -1,6 +1,7 @@
 import type { Organization, Deskwire } from '../lib/setup.ts';
 import { setPriority } from 'node:os';
-import { type Proc, run, sleep } from '../lib/processes.ts';
+import { nativeBinary } from '../lib/native.ts';
+import { type Proc, run, runNative, sleep } from '../lib/processes.ts';
 
 export interface Context {
   url: string;
@@ -57,8 +58,18 @@ export async function connectFleet(
   const timed = Math.min(perOrg, opts.timedPerOrg ?? 1);
   const bulk = perOrg - timed;
   const procs: Proc[] = [];
-  const client = (mine: { name: string; token: string }[], count: number, timedPerOrg: number) =>
-    run('bench/load/sockets.ts', { url: wsUrl, orgs: mine, perOrg: count, timedPerOrg, sourceAddresses, concurrency: opts.concurrency ?? 200 });
+  const concurrency = opts.concurrency ?? 200;
+  const native = nativeBinary('sockets');
+  const client = (mine: { name: string; token: string }[], count: number, timedPerOrg: number) => {
+    if (native) {
+      const u = new URL(wsUrl);
+      // The bulk reads in 1 ms ticks (see sockets.c); the timed sockets at once.
+      const tickMicros = timedPerOrg > 0 ? 0 : 1000;
+      const lines = [`${u.hostname} ${u.port} ${count} ${timedPerOrg} ${concurrency} ${tickMicros}`, sourceAddresses.join(' '), ...mine.map((o) => `${o.name} ${o.token}`)];
+      return runNative(native, lines.join('\n') + '\n');
+    }
+    return run('bench/load/sockets.ts', { url: wsUrl, orgs: mine, perOrg: count, timedPerOrg, sourceAddresses, concurrency });
+  };
   if (timed > 0) procs.push(client(orgs, timed, timed));
   const clients = Math.max(1, Math.ceil((orgs.length * bulk) / socketsPerClient));
   for (let c = 0; bulk > 0 && c < clients; c++) {
