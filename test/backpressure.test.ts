@@ -66,7 +66,11 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
 
   t.diagnostic(`server RSS grew ${grown.toFixed(1)} MiB at peak; worst 50-event batch reached the reading socket in ${Math.max(...lags)} ms`);
   assert.equal(messages(fast.frames).length, total, 'the reading socket got every event');
-  assert.ok(Math.max(...lags) < 2000, `the reading socket was never held up (worst batch ${Math.max(...lags)} ms)`);
+  // Alone, the worst batch takes ~0.4 s; in the full suite, on two cores shared with
+  // every other test file, one batch once took 2.2 s. A reader held up by the stalled
+  // socket would wait for its cut (seconds) batch after batch: the median tells.
+  const median = [...lags].sort((a, b) => a - b)[lags.length >> 1]!;
+  assert.ok(median < 1000 && Math.max(...lags) < 5000, `the reading socket was never held up (median batch ${median} ms, worst ${Math.max(...lags)} ms)`);
   assert.ok(grown < 60, `server memory stayed bounded: RSS grew ${grown.toFixed(0)} MiB at most, for ~60 MB of frames`);
 
   assert.equal(await closed, 4008);

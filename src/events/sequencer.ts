@@ -21,7 +21,7 @@ const standbyMs = 1000;
  * (sql/040_sequence.sql says why).
  */
 const busyPollMs = 5;
-const heavyRows = 10;
+const heavyRows = 4;
 const heavyPollMs = 10;
 const pollMs = 2;
 const idlePollMs = 4;
