@@ -11,7 +11,10 @@ export async function connections(ctx: Context): Promise<Result> {
   // (ulimit -Hn, which even root cannot raise in this sandbox), so one server holds at most ~19,900.
   const total = ctx.quick ? 4000 : 18000;
   const resumeTotal = ctx.quick ? 2000 : 10000;
-  const rounds = ctx.quick ? 1 : 2;
+  // Three rounds, three resumes: from one run to the next the `ws` server took 4.8
+  // to 8 s for the same sockets, and a median of two is only a mean.
+  const rounds = ctx.quick ? 1 : 3;
+  const resumes = ctx.quick ? 1 : 3;
   const tokens = await tokensFor(ctx, ctx.orgs.slice(0, 100));
   const perOrg = total / tokens.length;
   const memory = { deskwire: [] as number[], ws: [] as number[] };
@@ -38,21 +41,29 @@ export async function connections(ctx: Context): Promise<Result> {
       await sleep(2000);
     }
   }
-  // Each socket first sees an event of its organization, so it resumes from a real
-  // id (with no id it would resume from the start of the log: a replay, not a resume).
+  // Before each drop every socket sees an event of its organization, so it resumes
+  // from a real id (with no id it would resume from the start of the log: a replay).
   const perOrgResume = resumeTotal / tokens.length;
   const fleet = await connectFleet(ctx.deskwire.ws, tokens, perOrgResume, { timedPerOrg: 0, concurrency: 500 });
   const sql = postgres(ctx.url, { max: 1, onnotice: () => {} });
-  for (const org of ctx.orgs.slice(0, tokens.length)) await sql`INSERT INTO messages (help_desk_id, message) VALUES (${org.desks[0]!}, 'before the drop')`;
-  await sql.end();
-  await settle(async () => (await fleet.report()).newMessages, resumeTotal);
-  const resumed = await fleet.send('resume');
-  const resumeMs = Math.max(...resumed.map((x) => x.ms!));
-  const resumeFailed = resumed.reduce((a, x) => a + x.failed!, 0);
+  const resumeMsEach: number[] = [];
+  let resumeFailed = 0;
   const resumeWhy: Record<string, number> = {};
-  for (const r of resumed) for (const [k, v] of Object.entries((r as unknown as { why: Record<string, number> }).why ?? {})) resumeWhy[k] = (resumeWhy[k] ?? 0) + v;
-  ctx.log(`  resume: ${resumeTotal} sockets back in ${Math.round(resumeMs)} ms (${resumeFailed} failed${resumeFailed ? `: ${JSON.stringify(resumeWhy)}` : ''})`);
+  for (let r = 0; r < resumes; r++) {
+    for (const org of ctx.orgs.slice(0, tokens.length)) await sql`INSERT INTO messages (help_desk_id, message) VALUES (${org.desks[0]!}, 'before the drop')`;
+    await settle(async () => (await fleet.report()).newMessages, resumeTotal * (r + 1));
+    const resumed = await fleet.send('resume');
+    const ms = Math.max(...resumed.map((x) => x.ms!));
+    const failed = resumed.reduce((a, x) => a + x.failed!, 0);
+    resumeMsEach.push(ms);
+    resumeFailed += failed;
+    for (const x of resumed) for (const [k, v] of Object.entries((x as unknown as { why: Record<string, number> }).why ?? {})) resumeWhy[k] = (resumeWhy[k] ?? 0) + v;
+    ctx.log(`  resume ${r + 1}: ${resumeTotal} sockets back in ${Math.round(ms)} ms (${failed} failed${failed ? `: ${JSON.stringify(resumeWhy)}` : ''})`);
+    await sleep(2000);
+  }
+  await sql.end();
   await fleet.close();
+  const resumeMs = median(resumeMsEach);
 
   const mem = { deskwire: median(memory.deskwire), ws: median(memory.ws) };
   const rt = { deskwire: median(rate.deskwire), ws: median(rate.ws) };
@@ -61,8 +72,8 @@ export async function connections(ctx: Context): Promise<Result> {
     rows: [
       { scenario: s, metric: 'server memory per connection (KiB)', deskwire: round(mem.deskwire, 1), baseline: round(mem.ws, 1), target: '≤ 1/5 baseline', met: mem.deskwire <= mem.ws / 5 },
       { scenario: s, metric: 'connect+subscribe per second', deskwire: Math.round(rt.deskwire), baseline: Math.round(rt.ws), target: '≥ 5× baseline', met: rt.deskwire >= 5 * rt.ws },
-      { scenario: `3. resume ${resumeTotal.toLocaleString('en')} sockets at once`, metric: 'all back, with ?since= (ms)', deskwire: Math.round(resumeMs), baseline: '-', target: '≤ 1000, none failed', met: resumeMs <= 1000 && resumeFailed === 0 },
+      { scenario: `3. resume ${resumeTotal.toLocaleString('en')} sockets at once`, metric: `all back, with ?since= (ms, median of ${resumes})`, deskwire: Math.round(resumeMs), baseline: '-', target: '≤ 1000, none failed', met: resumeMs <= 1000 && resumeFailed === 0 },
     ],
-    details: { total, resumeTotal, resumeFailed, resumeWhy, runs },
+    details: { total, resumeTotal, resumeMsEach: resumeMsEach.map(Math.round), resumeFailed, resumeWhy, runs },
   };
 }
