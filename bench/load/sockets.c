@@ -25,7 +25,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,7 +165,6 @@ static void on_connected(agent *a, int i) {
   socklen_t len = sizeof err;
   getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) {
-    errno = err;
     return handshake_done(a, err == ECONNREFUSED ? "ECONNREFUSED" : err == ETIMEDOUT ? "ETIMEDOUT" : "connect failed");
   }
   char req[8192];

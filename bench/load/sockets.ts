@@ -1,7 +1,9 @@
-// Load generator: agent sockets. Opens `perOrg` sockets to each organization (from
-// several 127.0.0.x source addresses: one address has ~28k ports), counts every
-// frame, and on the first `timedPerOrg` sockets of each organization times each
-// new_message from its row's created_at. Commands on stdin: report, reset, resume, close.
+// Load generator: agent sockets; the fallback for bench/load/sockets.c, used where
+// there is no C compiler or with BENCH_NODE_CLIENTS=1. Opens `perOrg` sockets to
+// each organization (from several 127.0.0.x source addresses: one address has ~28k
+// ports), counts every frame, and on the first `timedPerOrg` sockets of each
+// organization times each new_message from its row's created_at. Commands on
+// stdin: report, reset, resume, close.
 //
 // A minimal WebSocket client on node:net: it reads frame headers off the byte
 // stream and allocates nothing per frame (a general client costs several times

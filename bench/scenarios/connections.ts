@@ -57,8 +57,10 @@ export async function connections(ctx: Context): Promise<Result> {
     const failed = resumed.reduce((a, x) => a + x.failed!, 0);
     resumeMsEach.push(ms);
     resumeFailed += failed;
-    for (const x of resumed) for (const [k, v] of Object.entries((x as unknown as { why: Record<string, number> }).why ?? {})) resumeWhy[k] = (resumeWhy[k] ?? 0) + v;
-    ctx.log(`  resume ${r + 1}: ${resumeTotal} sockets back in ${Math.round(ms)} ms (${failed} failed${failed ? `: ${JSON.stringify(resumeWhy)}` : ''})`);
+    const why: Record<string, number> = {};
+    for (const x of resumed) for (const [k, v] of Object.entries((x as unknown as { why: Record<string, number> }).why ?? {})) why[k] = (why[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(why)) resumeWhy[k] = (resumeWhy[k] ?? 0) + v;
+    ctx.log(`  resume ${r + 1}: ${resumeTotal} sockets back in ${Math.round(ms)} ms (${failed} failed${failed ? `: ${JSON.stringify(why)}` : ''})`);
     await sleep(2000);
   }
   await sql.end();

@@ -41,7 +41,7 @@ export async function fanout(ctx: Context): Promise<Result> {
       // Where the machine's cores went while the writer ran: what the clients and
       // everything else left to the server.
       const machineBusy = (machineBusySeconds() - machine0) / ((Date.now() - started) / 1000);
-      // Per client process: the first holds the timed sockets (Node), the rest the bulk.
+      // Per client process: the first holds the timed sockets, the rest the bulk.
       const clientCpus = fleet.procs.map((p, i) => round(p.cpuSeconds() - clients0[i]!));
       const clientCpu = clientCpus.reduce((a, x) => a + x, 0);
       const want = written.total * perOrg;
