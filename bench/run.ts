@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/config.ts';
 import { nativeBinary } from './lib/native.ts';
 import { createDatabase, seed, startDeskwire } from './lib/setup.ts';
+import { hasPgbench } from './lib/pgbench.ts';
 import { round } from './lib/stats.ts';
 import { connections } from './scenarios/connections.ts';
 import type { Context, Result, Row } from './scenarios/context.ts';
@@ -54,7 +55,8 @@ try {
 
 const rows: Row[] = Object.values(results).flatMap((r) => ('rows' in r ? r.rows : []));
 const clients = nativeBinary('sockets') ? 'socket clients in C' : 'socket clients in Node (no C compiler, or BENCH_NODE_CLIENTS=1)';
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${db.where}, ${clients}`;
+const writer = (await hasPgbench()) ? 'messages written by pgbench' : 'messages written by a Node process (no pgbench)';
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${db.where}, ${clients}, ${writer}`;
 const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', machine, seconds: round((Date.now() - started) / 1000, 0), rows, results };
 const cell = (v: number | string) => (typeof v === 'number' ? v.toLocaleString('en') : v);
 const markdown = [

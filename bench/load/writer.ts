@@ -1,4 +1,5 @@
-// Load generator: messages at a fixed rate, round-robin over the organizations'
+// Load generator where there is no pgbench (bench/lib/pgbench.ts says why that
+// comes first): messages at a fixed rate, round-robin over the organizations'
 // desks. The i-th INSERT starts at t0 + i/rate whatever the replies (an open loop:
 // a slow server does not slow the load down). Prints what it committed, by organization.
 import postgres from 'postgres';

@@ -1,6 +1,7 @@
 import type { Organization, Deskwire } from '../lib/setup.ts';
 import { setPriority } from 'node:os';
 import { nativeBinary } from '../lib/native.ts';
+import { hasPgbench, insertAtRate } from '../lib/pgbench.ts';
 import { type Proc, run, runNative, sleep } from '../lib/processes.ts';
 
 export interface Context {
@@ -125,3 +126,11 @@ export async function settle(count: () => Promise<number>, want: number, maxMs =
 
 export const tokensFor = async (ctx: Context, orgs: Organization[]) =>
   Promise.all(orgs.map(async (o) => ({ name: o.name, token: await ctx.deskwire.token(o.name) })));
+
+/** Messages at a fixed rate over orgs' desks: pgbench if there is one, else the Node writer. */
+export async function writeMessages(ctx: Context, orgs: Organization[], rate: number, seconds: number): Promise<{ total: number; errors: number; scheduleLagMs?: number }> {
+  if (await hasPgbench()) return insertAtRate(ctx.url, orgs, rate, seconds);
+  const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
+  await writer.next();
+  return writer.next();
+}

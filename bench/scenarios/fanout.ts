@@ -4,7 +4,7 @@
 import { cpus } from 'node:os';
 import { machineBusySeconds, run, sleep } from '../lib/processes.ts';
 import { median, percentiles, round } from '../lib/stats.ts';
-import { type Context, type Result, connectFleet, settle, tokensFor } from './context.ts';
+import { type Context, type Result, connectFleet, settle, tokensFor, writeMessages } from './context.ts';
 
 export async function fanout(ctx: Context): Promise<Result> {
   const orgs = ctx.orgs.slice(0, 100);
@@ -35,9 +35,7 @@ export async function fanout(ctx: Context): Promise<Result> {
       const clients0 = fleet.procs.map((p) => p.cpuSeconds());
       const machine0 = machineBusySeconds();
       const started = Date.now();
-      const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
-      await writer.next();
-      const written = await writer.next<{ committed: Record<string, number>; total: number; errors: number }>();
+      const written = await writeMessages(ctx, orgs, rate, seconds);
       // Where the machine's cores went while the writer ran: what the clients and
       // everything else left to the server.
       const machineBusy = (machineBusySeconds() - machine0) / ((Date.now() - started) / 1000);
@@ -69,6 +67,7 @@ export async function fanout(ctx: Context): Promise<Result> {
         sockets: tokens.length * perOrg,
         committed: written.total,
         writeErrors: written.errors,
+        scheduleLagMs: written.scheduleLagMs,
         frames: report.frames,
         expectedNewMessageFrames: want,
         newMessageFrames: got,

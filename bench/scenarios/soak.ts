@@ -1,8 +1,8 @@
 // Scenario 6: half of scenario 1's load for 10 minutes (20 s with --quick):
 // deskwire's memory must not creep, nothing may fail or go missing.
-import { run, sleep } from '../lib/processes.ts';
+import { sleep } from '../lib/processes.ts';
 import { median, round } from '../lib/stats.ts';
-import { type Context, type Result, connectFleet, settle, tokensFor } from './context.ts';
+import { type Context, type Result, connectFleet, settle, tokensFor, writeMessages } from './context.ts';
 
 export async function soak(ctx: Context): Promise<Result> {
   const seconds = ctx.quick ? 20 : 600;
@@ -21,9 +21,7 @@ export async function soak(ctx: Context): Promise<Result> {
       serverGone = true; // no /proc entry: deskwire exited
     }
   }, ctx.quick ? 500 : 5000);
-  const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
-  await writer.next();
-  const written = await writer.next<{ total: number; errors: number }>();
+  const written = await writeMessages(ctx, orgs, rate, seconds);
   clearInterval(sampler);
   const want = written.total * perOrg;
   const got = await settle(async () => (await fleet.report()).newMessages, want);

@@ -4,29 +4,13 @@
 // index), in alternating rounds; deskwire running, one socket per organization
 // counting what arrives. Writers run no trigger either way: the difference is all
 // the event pipeline costs them, on the same two cores.
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import postgres from 'postgres';
+import { hasPgbench, pgbench, pgbenchScript } from '../lib/pgbench.ts';
 import { median, round } from '../lib/stats.ts';
 import { type Context, type Result, type Row, connectFleet, settle, tokensFor } from './context.ts';
 
-const exec = promisify(execFile);
-
-async function pgbench(url: string, script: string, clients: number, seconds: number): Promise<{ tps: number; transactions: number }> {
-  const { stdout } = await exec('pgbench', ['-n', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, 4)), '-T', String(seconds), url]);
-  return {
-    tps: Number(/tps = ([\d.]+)/.exec(stdout)![1]),
-    transactions: Number(/number of transactions actually processed: (\d+)/.exec(stdout)![1]),
-  };
-}
-
 export async function writers(ctx: Context): Promise<Result> {
-  try {
-    await exec('pgbench', ['--version']);
-  } catch {
+  if (!(await hasPgbench())) {
     return { rows: [{ scenario: '4. writers', metric: 'pgbench not found', deskwire: '-', baseline: '-', target: '≥ 0.8×', met: null }], details: {} };
   }
   // Short rounds in pairs (with, without; then the other way round): this machine's
@@ -48,10 +32,8 @@ export async function writers(ctx: Context): Promise<Result> {
     ADD FOREIGN KEY (help_desk_id) REFERENCES help_desks (id) ON DELETE CASCADE`;
   await sql`INSERT INTO bench_plain_messages SELECT id, help_desk_id, message, file, type, status, created_at, updated_at FROM messages`;
   await sql`VACUUM ANALYZE bench_plain_messages`;
-  const scriptOf = (table: string) => {
-    const file = join(tmpdir(), `deskwire-pgbench-${process.pid}-${table}.sql`);
-    return writeFile(file, `\\set d random(1, ${desks})\nINSERT INTO ${table} (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`).then(() => file);
-  };
+  const scriptOf = (table: string) =>
+    pgbenchScript(table, `\\set d random(1, ${desks})\nINSERT INTO ${table} (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`);
   const scripts = { on: await scriptOf('messages'), off: await scriptOf('bench_plain_messages') };
   const fleet = await connectFleet(ctx.deskwire.ws, await tokensFor(ctx, ctx.orgs), 1, { timedPerOrg: 0 });
   await fleet.send('reset');
@@ -70,7 +52,7 @@ export async function writers(ctx: Context): Promise<Result> {
       for (let r = 0; r < rounds; r++) {
         const pair: Record<string, number> = {};
         for (const on of r % 2 ? [false, true] : [true, false]) {
-          const result = await pgbench(ctx.url, scripts[on ? 'on' : 'off'], c, seconds);
+          const result = await pgbench(ctx.url, scripts[on ? 'on' : 'off'], { clients: c, seconds });
           if (on) committedWithEvents += result.transactions;
           tps[on ? 'on' : 'off'].push(result.tps);
           pair[on ? 'on' : 'off'] = result.tps;
