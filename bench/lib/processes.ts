@@ -18,6 +18,8 @@ export interface Proc {
   /** CPU seconds (user + system) the process has used so far. */
   cpuSeconds(): number;
   cpu(): { user: number; system: number };
+  /** Seconds its main thread has run on a CPU, and waited for one while runnable. */
+  mainThread(): { running: number; waiting: number };
   rssMiB(): number;
   stop(): Promise<void>;
 }
@@ -78,6 +80,7 @@ function start(file: string, command: string, argv: string[], args: string, env:
     send: (command) => child.stdin!.write(command + '\n'),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
     cpu: () => cpuOf(child.pid!),
+    mainThread: () => mainThreadOf(child.pid!),
     rssMiB: () => rssMiBOf(child.pid!),
     async stop() {
       if (!exited) child.kill('SIGTERM');
@@ -99,6 +102,15 @@ export function cpuOf(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(fields[11]) / ticksPerSecond, system: Number(fields[12]) / ticksPerSecond };
+}
+
+/**
+ * The scheduler's account of a process's main thread (the event loop): a server
+ * that falls behind while waiting for a CPU is short of cores, not slow.
+ */
+export function mainThreadOf(pid: number): { running: number; waiting: number } {
+  const [running, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { running: running! / 1e9, waiting: waiting! / 1e9 };
 }
 
 /** CPU seconds the whole machine has been busy (every core, /proc/stat): how full it was. */

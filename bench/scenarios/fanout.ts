@@ -32,13 +32,19 @@ export async function fanout(ctx: Context): Promise<Result> {
       await listener.next();
       const cpu0 = target.cpuSeconds();
       const split0 = target.cpu();
+      const thread0 = target.mainThread();
       const clients0 = fleet.procs.map((p) => p.cpuSeconds());
       const machine0 = machineBusySeconds();
       const started = Date.now();
       const written = await writeMessages(ctx, orgs, rate, seconds);
       // Where the machine's cores went while the writer ran: what the clients and
       // everything else left to the server.
-      const machineBusy = (machineBusySeconds() - machine0) / ((Date.now() - started) / 1000);
+      const elapsed = (Date.now() - started) / 1000;
+      const machineBusy = (machineBusySeconds() - machine0) / elapsed;
+      const thread1 = target.mainThread();
+      // Shares of the writing time the server's event loop ran, and stood ready but without a core.
+      const loopRunning = (thread1.running - thread0.running) / elapsed;
+      const loopWaiting = (thread1.waiting - thread0.waiting) / elapsed;
       // Per client process: the first holds the timed sockets, the rest the bulk.
       const clientCpus = fleet.procs.map((p, i) => round(p.cpuSeconds() - clients0[i]!));
       const clientCpu = clientCpus.reduce((a, x) => a + x, 0);
@@ -77,12 +83,14 @@ export async function fanout(ctx: Context): Promise<Result> {
         clientCpuSeconds: round(clientCpu),
         clientCpuSecondsEach: clientCpus,
         machineBusyCores: round(machineBusy),
+        serverLoopRunningShare: round(loopRunning),
+        serverLoopWaitingShare: round(loopWaiting),
         framesPerCpuSecond: Math.round(perCpuSecond),
         frameLatencyMs: frameLatency,
         listenLatencyMs: listened.latencyMs,
       };
       rounds_.push(line);
-      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
+      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; server loop running ${Math.round(loopRunning * 100)} %, waiting for a core ${Math.round(loopWaiting * 100)} %; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
       await fleet.close();
       await sleep(500);
     }
