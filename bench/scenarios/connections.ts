@@ -1,8 +1,12 @@
 // Scenario 3: idle subscribed sockets. Server memory per connection and the
 // connect+subscribe rate, deskwire against the `ws` baseline with the same
 // clients; then the resume path: every socket dropped and back at once with ?since=.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { run, sleep } from '../lib/processes.ts';
+import { startDeskwire } from '../lib/setup.ts';
 import { median, round } from '../lib/stats.ts';
 import { type Context, type Result, connectFleet, settle, tokensFor } from './context.ts';
 
@@ -20,14 +24,20 @@ export async function connections(ctx: Context): Promise<Result> {
   const memory = { deskwire: [] as number[], ws: [] as number[] };
   const rate = { deskwire: [] as number[], ws: [] as number[] };
   const runs: Record<string, unknown>[] = [];
+  const dataDir = await mkdtemp(join(tmpdir(), 'deskwire-bench-connections-'));
   for (let r = 0; r < rounds; r++) {
     for (const server of ['deskwire', 'ws'] as const) {
+      // A fresh server each round, deskwire as the baseline: the one that served the
+      // fan-out holds garbage its GC may hand back while sockets arrive (once 26 MiB,
+      // which made a socket's share negative).
       const baseline = server === 'ws' ? run('bench/baselines/ws-server.ts', { url: ctx.url, secret: ctx.deskwire.secret }) : undefined;
-      const url = baseline ? (await baseline.next<{ ws: string }>()).ws : ctx.deskwire.ws;
-      const target = baseline ?? ctx.deskwire.proc;
+      const fresh = server === 'deskwire' ? await startDeskwire(ctx.url, dataDir) : undefined;
+      const url = baseline ? (await baseline.next<{ ws: string }>()).ws : fresh!.ws;
+      const target = baseline ?? fresh!.proc;
+      const theirTokens = fresh ? await Promise.all(tokens.map(async (t) => ({ name: t.name, token: await fresh.token(t.name) }))) : tokens;
       await sleep(1000);
       const before = target.rssMiB();
-      const fleet = await connectFleet(url, tokens, perOrg, { timedPerOrg: 0, concurrency: 500 });
+      const fleet = await connectFleet(url, theirTokens, perOrg, { timedPerOrg: 0, concurrency: 500 });
       await sleep(3000);
       const after = target.rssMiB();
       const kib = ((after - before) * 1024) / total;
@@ -37,10 +47,11 @@ export async function connections(ctx: Context): Promise<Result> {
       runs.push({ round: r + 1, server, sockets: total, failed: fleet.failed, rssBeforeMiB: round(before), rssAfterMiB: round(after), kibPerConnection: round(kib), connectMs: Math.round(fleet.connectMs), perSecond: Math.round(perSecond) });
       ctx.log(`  connections ${server}: ${total} sockets (${fleet.failed} failed) in ${Math.round(fleet.connectMs)} ms, ${round(kib)} KiB each`);
       await fleet.close();
-      await baseline?.stop();
+      await (baseline ?? fresh!.proc).stop();
       await sleep(2000);
     }
   }
+  await rm(dataDir, { recursive: true, force: true });
   // Before each drop every socket sees an event of its organization, so it resumes
   // from a real id (with no id it would resume from the start of the log: a replay).
   const perOrgResume = resumeTotal / tokens.length;
