@@ -10,10 +10,9 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/config.ts';
 import { nativeBinary } from './lib/native.ts';
 import { createDatabase, seed, startDeskwire } from './lib/setup.ts';
-import { hasPgbench } from './lib/pgbench.ts';
 import { round } from './lib/stats.ts';
 import { connections } from './scenarios/connections.ts';
-import type { Context, Result, Row } from './scenarios/context.ts';
+import { type Context, type Result, type Row, pgbenchWrites } from './scenarios/context.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { rest } from './scenarios/rest.ts';
 import { soak } from './scenarios/soak.ts';
@@ -55,7 +54,7 @@ try {
 
 const rows: Row[] = Object.values(results).flatMap((r) => ('rows' in r ? r.rows : []));
 const clients = nativeBinary('sockets') ? 'socket clients in C' : 'socket clients in Node (no C compiler, or BENCH_NODE_CLIENTS=1)';
-const writer = (await hasPgbench()) ? 'messages written by pgbench' : 'messages written by a Node process (no pgbench)';
+const writer = (await pgbenchWrites()) ? 'messages written by pgbench' : 'messages written by a Node process (no pgbench, or BENCH_NODE_WRITER=1)';
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${db.where}, ${clients}, ${writer}`;
 const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', machine, seconds: round((Date.now() - started) / 1000, 0), rows, results };
 const cell = (v: number | string) => (typeof v === 'number' ? v.toLocaleString('en') : v);

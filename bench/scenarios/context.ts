@@ -127,9 +127,12 @@ export async function settle(count: () => Promise<number>, want: number, maxMs =
 export const tokensFor = async (ctx: Context, orgs: Organization[]) =>
   Promise.all(orgs.map(async (o) => ({ name: o.name, token: await ctx.deskwire.token(o.name) })));
 
-/** Messages at a fixed rate over orgs' desks: pgbench if there is one, else the Node writer. */
+/** Whether writeMessages uses pgbench. */
+export const pgbenchWrites = async () => process.env.BENCH_NODE_WRITER !== '1' && (await hasPgbench());
+
+/** Messages at a fixed rate over orgs' desks: pgbench if there is one (and not BENCH_NODE_WRITER=1), else the Node writer. */
 export async function writeMessages(ctx: Context, orgs: Organization[], rate: number, seconds: number): Promise<{ total: number; errors: number; scheduleLagMs?: number }> {
-  if (await hasPgbench()) return insertAtRate(ctx.url, orgs, rate, seconds);
+  if (await pgbenchWrites()) return insertAtRate(ctx.url, orgs, rate, seconds);
   const writer = run('bench/load/writer.ts', { url: ctx.url, orgs, rate, seconds });
   await writer.next();
   return writer.next();

@@ -83,6 +83,7 @@ export async function fanout(ctx: Context): Promise<Result> {
         clientCpuSeconds: round(clientCpu),
         clientCpuSecondsEach: clientCpus,
         machineBusyCores: round(machineBusy),
+        serverRssMiB: round(target.rssMiB()),
         serverLoopRunningShare: round(loopRunning),
         serverLoopWaitingShare: round(loopWaiting),
         framesPerCpuSecond: Math.round(perCpuSecond),
@@ -90,7 +91,7 @@ export async function fanout(ctx: Context): Promise<Result> {
         listenLatencyMs: listened.latencyMs,
       };
       rounds_.push(line);
-      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; server loop running ${Math.round(loopRunning * 100)} %, waiting for a core ${Math.round(loopWaiting * 100)} %; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
+      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s, RSS ${Math.round(target.rssMiB())} MiB; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; server loop running ${Math.round(loopRunning * 100)} %, waiting for a core ${Math.round(loopWaiting * 100)} %; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
       await fleet.close();
       await sleep(500);
     }
