@@ -34,7 +34,7 @@ export async function connections(ctx: Context): Promise<Result> {
       const fresh = server === 'deskwire' ? await startDeskwire(ctx.url, dataDir) : undefined;
       const url = baseline ? (await baseline.next<{ ws: string }>()).ws : fresh!.ws;
       const target = baseline ?? fresh!.proc;
-      const theirTokens = fresh ? await Promise.all(tokens.map(async (t) => ({ name: t.name, token: await fresh.token(t.name) }))) : tokens;
+      const theirTokens = fresh ? await tokensFor({ ...ctx, deskwire: fresh }, ctx.orgs.slice(0, tokens.length)) : tokens;
       await sleep(1000);
       const before = target.rssMiB();
       const fleet = await connectFleet(url, theirTokens, perOrg, { timedPerOrg: 0, concurrency: 500 });
@@ -47,7 +47,7 @@ export async function connections(ctx: Context): Promise<Result> {
       runs.push({ round: r + 1, server, sockets: total, failed: fleet.failed, rssBeforeMiB: round(before), rssAfterMiB: round(after), kibPerConnection: round(kib), connectMs: Math.round(fleet.connectMs), perSecond: Math.round(perSecond) });
       ctx.log(`  connections ${server}: ${total} sockets (${fleet.failed} failed) in ${Math.round(fleet.connectMs)} ms, ${round(kib)} KiB each`);
       await fleet.close();
-      await (baseline ?? fresh!.proc).stop();
+      await target.stop();
       await sleep(2000);
     }
   }

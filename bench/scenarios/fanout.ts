@@ -58,6 +58,7 @@ export async function fanout(ctx: Context): Promise<Result> {
       const listened = await listener.next<{ latencyMs: ReturnType<typeof percentiles> }>();
       const frameLatency = percentiles(report.latencies);
       const perCpuSecond = report.frames / cpu;
+      const rss = target.rssMiB();
       efficiency[server].push(perCpuSecond);
       if (server === 'deskwire') {
         p50.deskwire.push(frameLatency.p50);
@@ -83,7 +84,7 @@ export async function fanout(ctx: Context): Promise<Result> {
         clientCpuSeconds: round(clientCpu),
         clientCpuSecondsEach: clientCpus,
         machineBusyCores: round(machineBusy),
-        serverRssMiB: round(target.rssMiB()),
+        serverRssMiB: round(rss),
         serverLoopRunningShare: round(loopRunning),
         serverLoopWaitingShare: round(loopWaiting),
         framesPerCpuSecond: Math.round(perCpuSecond),
@@ -91,7 +92,7 @@ export async function fanout(ctx: Context): Promise<Result> {
         listenLatencyMs: listened.latencyMs,
       };
       rounds_.push(line);
-      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s, RSS ${Math.round(target.rssMiB())} MiB; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; server loop running ${Math.round(loopRunning * 100)} %, waiting for a core ${Math.round(loopWaiting * 100)} %; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
+      ctx.log(`  fanout ${server} round ${r + 1}: ${report.frames} frames, ${round(cpu)} CPU s (${round(kernel)} in the kernel), ${Math.round(perCpuSecond)} frames/CPU s, RSS ${Math.round(rss)} MiB; clients ${round(clientCpu)} CPU s (${clientCpus.join(' + ')}); machine ${round(machineBusy)} of ${cpus().length} cores busy; server loop running ${Math.round(loopRunning * 100)} %, waiting for a core ${Math.round(loopWaiting * 100)} %; p50 ${round(frameLatency.p50)} ms (LISTEN ${round(listened.latencyMs.p50)}), missing ${want - got}`);
       await fleet.close();
       await sleep(500);
     }
