@@ -11,6 +11,8 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** What the errors were, where the generator says (http-rate.ts). */
+  errorCodes?: Record<string, number>;
   non2xx: number;
 }
 
@@ -18,7 +20,7 @@ async function load(generator: string, args: Record<string, unknown>): Promise<L
   const p = run(generator, args);
   const r = await p.next<Load>();
   await p.stop();
-  if (r.errors || r.non2xx) throw new Error(`${args.url}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+  if (r.errors || r.non2xx) throw new Error(`${args.url}: ${r.errors} errors ${JSON.stringify(r.errorCodes ?? {})}, ${r.non2xx} non-2xx`);
   return r;
 }
 
