@@ -127,6 +127,21 @@ describe('the seed routes', () => {
     assert.deepEqual(again.slice(0, 3).map((m: any) => m.message), ['batch 3', 'batch 2', 'batch 1']);
   });
 
+  test('the reads give back any text as written: accents, emoji, and a history larger than one socket read', async () => {
+    // The list and history answers go from PostgreSQL's bytes to the socket undecoded.
+    const desk = await createDesk(server.db.sql, 'utf8', { name: 'João Ünïcode 🙂', phone: '+55' });
+    const long = 'ção 👋 '.repeat(12_000); // ~130 KB of UTF-8: the answer spans many reads
+    for (const text of ['Olá, tudo bem? 你好', long]) {
+      assert.equal((await post({ message: text, help_desk: desk.deskId }, 'utf8')).status, 201);
+    }
+    const history = await server.fetch(`/api/help-desks/${desk.deskId}/history/`, { org: 'utf8' });
+    assert.match(history.headers.get('content-type')!, /^application\/json; charset=utf-8$/);
+    assert.deepEqual((await history.json()).map((m: any) => m.message), [long, 'Olá, tudo bem? 你好']);
+    const list = await (await server.fetch(`/api/help-desks/?organization=utf8`, { org: 'utf8' })).json();
+    assert.equal(list[0].client.name, 'João Ünïcode 🙂');
+    assert.equal(list[0].last_message.message, long);
+  });
+
   test('an empty desk has an empty history', async () => {
     const desk = await createDesk(server.db.sql, 'history');
     const res = await server.fetch(`/api/help-desks/${desk.deskId}/history/`, { org: 'history' });
