@@ -14,9 +14,9 @@ interface Args {
 }
 const args = argsOf<Args>();
 // A kept-alive socket left idle is closed by the server after 5 s (Node's
-// keepAliveTimeout); one picked for a request as that close arrives fails with
-// ECONNRESET (once in a full run). With `timeout`, Node's agent closes its idle
-// sockets first: at the server's `Keep-Alive: timeout=` hint less a second.
+// keepAliveTimeout); a request that picks one as that close arrives fails (the
+// likely cause of one error in a full run). With `timeout`, Node's agent closes its
+// idle sockets first: at the server's `Keep-Alive: timeout=` hint less a second.
 const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
 const latencies: number[] = [];
 let errors = 0;
@@ -36,8 +36,9 @@ function get(): Promise<void> {
       });
     });
     req.once('error', (err: NodeJS.ErrnoException) => {
+      const what = err.code ?? err.message;
       errors++;
-      errorCodes[err.code ?? err.message] = (errorCodes[err.code ?? err.message] ?? 0) + 1;
+      errorCodes[what] = (errorCodes[what] ?? 0) + 1;
       resolve();
     });
     req.end();
