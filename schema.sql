@@ -116,30 +116,505 @@ CREATE TABLE sequencer (
   CONSTRAINT sequencer_singleton_check CHECK (singleton)
 );
 
-FUNCTION deskwire.changed_data(type text, ref uuid) RETURNS text;
-FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot, OUT upto pg_snapshot, OUT messages boolean, OUT desks boolean) RETURNS record;
-FUNCTION deskwire.client_json(c clients) RETURNS text;
-FUNCTION deskwire.desk_json(prefix text, last_message text) RETURNS text;
-FUNCTION deskwire.desk_prefix(d help_desks, c clients) RETURNS text;
-FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint;
-FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages) RETURNS text;
-FUNCTION deskwire.help_desk_organization() RETURNS trigger;
-FUNCTION deskwire.iso(ts timestamp with time zone) RETURNS text;
-FUNCTION deskwire.json_string(t text) RETURNS text;
-FUNCTION deskwire.lock_key(name text) RETURNS bigint;
-FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max integer) RETURNS TABLE("position" bigint, organization text, type text, data text, desk text);
-FUNCTION deskwire.media_url(file text) RETURNS text;
-FUNCTION deskwire.message_json(m messages) RETURNS text;
-FUNCTION deskwire.note_clients_updated() RETURNS trigger;
-FUNCTION deskwire.note_desks(desk_ids uuid[]) RETURNS void;
-FUNCTION deskwire.note_help_desks_changed() RETURNS trigger;
-FUNCTION deskwire.note_messages_deleted() RETURNS trigger;
-FUNCTION deskwire.notify_lines(lines text[]) RETURNS void;
-FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text;
-FUNCTION deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN busy_poll_ms integer, IN idle_poll_ms integer, IN heavy_rows integer, IN heavy_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint) RETURNS null;
-FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
-FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT desks boolean) RETURNS record;
-FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint, OUT upto pg_snapshot, OUT positions bigint) RETURNS record;
-FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT others pg_snapshot, OUT last_position bigint) RETURNS record;
-FUNCTION deskwire.touch_message() RETURNS trigger;
-FUNCTION deskwire.touch_updated_at() RETURNS trigger;
+CREATE TABLE sql_definitions (
+  singleton boolean NOT NULL DEFAULT true,
+  checksum text NOT NULL,
+  applied_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT sql_definitions_pkey PRIMARY KEY (singleton),
+  CONSTRAINT sql_definitions_singleton_check CHECK (singleton)
+);
+
+CREATE OR REPLACE FUNCTION deskwire.changed_data(type text, ref uuid)
+ RETURNS text
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+DECLARE
+  data text;
+BEGIN
+  IF ref IS NULL OR type = 'resync_required' THEN
+    RETURN NULL;
+  ELSIF type = 'update_helpdesk' THEN
+    SELECT deskwire.help_desk_json(d, c, last) INTO data
+    FROM help_desks d JOIN clients c ON c.id = d.client_id
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages l WHERE l.help_desk_id = d.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) last ON true
+    WHERE d.id = ref;
+  ELSE
+    SELECT deskwire.message_json(m) INTO data FROM messages m WHERE m.id = ref;
+  END IF;
+  RETURN data;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot, OUT upto pg_snapshot, OUT messages boolean, OUT desks boolean)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  lo xid8 := pg_snapshot_xmax(prev);
+  stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
+  others_lo xid8 := pg_snapshot_xmax(others);
+  others_stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(others));
+BEGIN
+  SELECT pg_current_snapshot(),
+    EXISTS (SELECT 1 FROM messages WHERE written_by >= lo)
+      OR EXISTS (SELECT 1 FROM messages WHERE written_by = ANY (stragglers)),
+    EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+  INTO upto, messages, desks;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.client_json(c clients)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT '{"uuid":"' || c.id
+    || '","created_at":"' || deskwire.iso(c.created_at)
+    || '","updated_at":"' || deskwire.iso(c.updated_at)
+    || '","name":' || deskwire.json_string(c.name)
+    || ',"phone":' || deskwire.json_string(c.phone)
+    || '}'
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.desk_json(prefix text, last_message text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT prefix || coalesce(last_message, '{}') || '}'
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.desk_prefix(d help_desks, c clients)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT '{"created_at":"' || deskwire.iso(d.created_at)
+    || '","updated_at":"' || deskwire.iso(d.updated_at)
+    || '","uuid":"' || d.id
+    || '","client":' || deskwire.client_json(c)
+    || ',"last_message":'
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes()
+ RETURNS bigint
+ LANGUAGE sql
+AS $function$
+  WITH filled AS (
+    INSERT INTO desk_prefixes (desk_id, organization, prefix)
+    SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+    FROM help_desks d JOIN clients c ON c.id = d.client_id
+    WHERE NOT EXISTS (SELECT 1 FROM desk_prefixes p WHERE p.desk_id = d.id)
+    RETURNING 1
+  )
+  SELECT count(*) FROM filled
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.help_desk_json(d help_desks, c clients, last messages)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT deskwire.desk_json(deskwire.desk_prefix(d, c), CASE WHEN last.id IS NULL THEN NULL ELSE deskwire.message_json(last) END)
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.help_desk_organization()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF NEW.organization IS NULL THEN
+    SELECT c.organization INTO NEW.organization FROM clients c WHERE c.id = NEW.client_id;
+  END IF;
+  RETURN NEW;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.iso(ts timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.json_string(t text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT coalesce(to_json(t)::text, 'null')
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.lock_key(name text)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT hashtext('deskwire.' || name)::bigint
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max integer)
+ RETURNS TABLE("position" bigint, organization text, type text, data text, desk text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  IF of_organization IS NULL THEN
+    RETURN QUERY
+      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
+      FROM events e WHERE e.position >= since AND e.position <= upto
+      ORDER BY e.position LIMIT max;
+  ELSE
+    RETURN QUERY
+      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
+      FROM events e WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
+      ORDER BY e.position LIMIT max;
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.media_url(file text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE
+    WHEN file IS NULL THEN NULL
+    WHEN file ~ '^(/|[a-z][a-z0-9+.-]*://)' THEN file
+    ELSE '/media/' || file
+  END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.message_json(m messages)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT '{"created_at":"' || deskwire.iso(m.created_at)
+    || '","updated_at":"' || deskwire.iso(m.updated_at)
+    || '","uuid":"' || m.id
+    || '","message":' || deskwire.json_string(m.message)
+    || ',"file":' || deskwire.json_string(deskwire.media_url(m.file))
+    || ',"type":"' || m.type
+    || '","status":"' || m.status
+    || '","help_desk":"' || m.help_desk_id
+    || '"}'
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.note_clients_updated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM deskwire.note_desks(ARRAY(SELECT d.id FROM help_desks d WHERE d.client_id IN (SELECT id FROM updated)));
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.note_desks(desk_ids uuid[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO desk_prefixes (desk_id, organization, prefix)
+  SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+  FROM help_desks d JOIN clients c ON c.id = d.client_id
+  WHERE d.id = ANY (desk_ids)
+  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix;
+  INSERT INTO desk_changes (desk_id) SELECT unnest(desk_ids);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.note_help_desks_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM deskwire.note_desks(ARRAY(SELECT id FROM changed));
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.note_messages_deleted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO desk_changes (desk_id)
+  SELECT DISTINCT o.help_desk_id FROM deleted o
+  WHERE NOT EXISTS (
+    SELECT 1 FROM messages m
+    WHERE m.help_desk_id = o.help_desk_id AND (m.created_at, m.id) > (o.created_at, o.id));
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.notify_lines(lines text[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  first int := 1;
+  bytes int := 0;
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(lines, 1), 0) LOOP
+    IF i > first AND bytes + octet_length(lines[i]) + 1 > 7900 THEN
+      PERFORM pg_notify('deskwire', array_to_string(lines[first:i - 1], E'\n'));
+      first := i;
+      bytes := 0;
+    END IF;
+    bytes := bytes + octet_length(lines[i]) + 1;
+  END LOOP;
+  IF bytes > 0 THEN
+    PERFORM pg_notify('deskwire', array_to_string(lines[first:], E'\n'));
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) <= 3800
+    THEN pos || ' ' || organization || ' ' || type || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
+    ELSE pos || ' ' || organization
+  END
+$function$;
+
+CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN busy_poll_ms integer, IN idle_poll_ms integer, IN heavy_rows integer, IN heavy_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint)
+ LANGUAGE plpgsql
+AS $procedure$
+DECLARE
+  started timestamptz := clock_timestamp();
+  last_change timestamptz := clock_timestamp();
+  busy boolean := false; -- the last window had messages: look again without asking first
+  heavy boolean := false; -- and heavy_rows of them or more
+  saved bigint := last_position; -- the position the sequencer table holds
+  upto pg_snapshot;
+  messages_changed boolean;
+  desks_changed boolean;
+  too_large boolean;
+  positions bigint;
+BEGIN
+  LOOP
+    -- A snapshot moves only when a transaction that wrote something ends.
+    IF busy OR pg_current_snapshot()::text <> prev::text THEN
+      messages_changed := true;
+      IF NOT busy THEN
+        SELECT x.upto, x.messages, x.desks INTO upto, messages_changed, desks_changed FROM deskwire.changed_since(prev, others) x;
+      END IF;
+      positions := last_position;
+      IF messages_changed THEN
+        SELECT x.upto, x.positions, x.too_large, x.desks INTO upto, positions, too_large, desks_changed
+        FROM deskwire.sequence_messages(prev, others, last_position, max_rows) x;
+        IF too_large THEN
+          SELECT x.upto, x.positions INTO upto, positions FROM deskwire.sequence_resync(prev, last_position) x;
+          desks_changed := true;
+        END IF;
+      END IF;
+      busy := positions > last_position;
+      heavy := positions >= last_position + 2 * heavy_rows; -- a message takes two positions
+      prev := upto;
+      last_position := positions;
+      IF desks_changed THEN
+        SELECT x.upto, x.positions INTO others, positions FROM deskwire.sequence_desks(others, last_position, max_rows) x;
+        last_position := positions;
+      ELSE
+        others := upto; -- desk_changes had nothing new as of the same snapshot
+      END IF;
+      IF last_position > saved THEN
+        UPDATE sequencer SET messages_seen = prev, others_seen = others, position = last_position;
+        saved := last_position;
+        last_change := clock_timestamp();
+      END IF;
+    END IF;
+    COMMIT;
+    EXIT WHEN clock_timestamp() - started > make_interval(secs => max_ms / 1000.0);
+    PERFORM pg_sleep(CASE
+      WHEN heavy THEN heavy_poll_ms
+      WHEN busy THEN busy_poll_ms
+      WHEN clock_timestamp() - last_change < make_interval(secs => idle_ms / 1000.0) THEN poll_ms
+      ELSE idle_poll_ms END / 1000.0);
+  END LOOP;
+END
+$procedure$;
+
+CREATE OR REPLACE FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  lo xid8 := pg_snapshot_xmax(others);
+  stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(others));
+  n int;
+  organizations text[];
+  refs uuid[];
+  datas text[];
+BEGIN
+  SELECT pg_current_snapshot(), count(*), array_agg(w.organization ORDER BY w.desk), array_agg(w.desk ORDER BY w.desk),
+    array_agg(w.data ORDER BY w.desk)
+  INTO upto, n, organizations, refs, datas
+  FROM (
+    SELECT t.desk, p.organization, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
+    FROM (
+      SELECT DISTINCT x.desk FROM (
+        SELECT desk_id AS desk FROM desk_changes WHERE written_by >= lo
+        UNION ALL
+        SELECT desk_id FROM desk_changes WHERE written_by = ANY (stragglers)
+        LIMIT max_rows + 1) x
+    ) t
+    JOIN desk_prefixes p ON p.desk_id = t.desk
+    LEFT JOIN LATERAL (
+      SELECT * FROM messages l WHERE l.help_desk_id = t.desk ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) last ON true
+  ) w;
+  positions := last_position;
+  IF n = 0 THEN
+    RETURN;
+  END IF;
+  IF n > max_rows THEN
+    organizations := ARRAY(SELECT DISTINCT unnest(organizations));
+    INSERT INTO events (position, organization, type, ref)
+    SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
+    FROM unnest(organizations) WITH ORDINALITY o(organization, k);
+    positions := last_position + array_length(organizations, 1);
+    PERFORM deskwire.notify_lines(ARRAY(
+      SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
+      FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+    RETURN;
+  END IF;
+  INSERT INTO events (position, organization, type, ref)
+  SELECT last_position + o.k, o.organization, 'update_helpdesk', o.ref
+  FROM unnest(organizations, refs) WITH ORDINALITY o(organization, ref, k);
+  positions := last_position + n;
+  PERFORM deskwire.notify_lines(ARRAY(
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'update_helpdesk', o.data, NULL)
+    FROM unnest(organizations, datas) WITH ORDINALITY o(organization, data, k)));
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.sequence_messages(prev pg_snapshot, others pg_snapshot, last_position bigint, max_rows integer, OUT upto pg_snapshot, OUT positions bigint, OUT too_large boolean, OUT desks boolean)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  lo xid8 := pg_snapshot_xmax(prev);
+  stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
+  others_lo xid8 := pg_snapshot_xmax(others);
+  others_stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(others));
+  n int;
+  at bigint[];
+  organizations text[];
+  types text[];
+  refs uuid[];
+  desk_ids uuid[];
+  lines text[];
+BEGIN
+  SELECT pg_current_snapshot(),
+    EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers)),
+    count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.data, w.desk_data))
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, lines
+  FROM (
+    SELECT last_position + 2 * row_number() OVER () - 1 AS position,
+      coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
+      CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
+      (x.row).id AS ref, x.data,
+      CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
+      CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
+        (SELECT deskwire.desk_prefix(h, c) FROM help_desks h JOIN clients c ON c.id = h.client_id WHERE h.id = (x.row).help_desk_id)), x.data) END AS desk_data
+    FROM (
+      SELECT c.row, c.is_new, deskwire.message_json(c.row) AS data FROM (
+        SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by >= lo
+        UNION ALL
+        SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by = ANY (stragglers)
+        LIMIT max_rows + 1) c
+    ) x
+    LEFT JOIN desk_prefixes p ON p.desk_id = (x.row).help_desk_id
+    LEFT JOIN LATERAL (
+      SELECT l.id FROM messages l WHERE l.help_desk_id = (x.row).help_desk_id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) last ON true
+  ) w;
+  too_large := n > max_rows;
+  positions := last_position;
+  IF n = 0 OR too_large THEN
+    RETURN;
+  END IF;
+  INSERT INTO events (position, organization, type, ref, desk) SELECT * FROM unnest(at, organizations, types, refs, desk_ids);
+  positions := last_position + 2 * n;
+  PERFORM deskwire.notify_lines(lines);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint, OUT upto pg_snapshot, OUT positions bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  lo xid8 := pg_snapshot_xmax(prev);
+  stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
+  organizations text[];
+BEGIN
+  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization)
+  INTO upto, organizations
+  FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
+        UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
+  JOIN help_desks d ON d.id = m.help_desk_id;
+  INSERT INTO events (position, organization, type, ref)
+  SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
+  FROM unnest(organizations) WITH ORDINALITY o(organization, k);
+  positions := last_position + coalesce(array_length(organizations, 1), 0);
+  PERFORM deskwire.notify_lines(ARRAY(
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
+    FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.sequencer_lead(OUT leader boolean, OUT prev pg_snapshot, OUT others pg_snapshot, OUT last_position bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  leader := pg_try_advisory_lock(deskwire.lock_key('sequencer'));
+  IF NOT leader THEN
+    RETURN;
+  END IF;
+  -- This one commit waits for its flush: a skip lost to a crash could be repeated.
+  PERFORM set_config('synchronous_commit', 'on', true);
+  UPDATE sequencer s SET position = greatest(s.position, (SELECT coalesce(max(e.position), 0) FROM events e)) + 1000000
+  RETURNING s.messages_seen, s.others_seen, s.position INTO prev, others, last_position;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.touch_message()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  NEW.updated_at := clock_timestamp();
+  NEW.written_by := pg_current_xact_id();
+  NEW.created_by := OLD.created_by;
+  IF NEW.help_desk_id <> OLD.help_desk_id OR NEW.created_at <> OLD.created_at THEN
+    INSERT INTO desk_changes (desk_id) VALUES (OLD.help_desk_id);
+  END IF;
+  RETURN NEW;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.touch_updated_at()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  NEW.updated_at := clock_timestamp();
+  RETURN NEW;
+END
+$function$;
+

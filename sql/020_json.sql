@@ -37,12 +37,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(to_json(t)::text, 'null')
 $$;
 
--- These returned json until they were written out as text.
-DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks, clients, messages);
-DROP FUNCTION IF EXISTS deskwire.help_desk_json(help_desks);
-DROP FUNCTION IF EXISTS deskwire.message_json(messages);
-DROP FUNCTION IF EXISTS deskwire.client_json(clients);
-
 CREATE OR REPLACE FUNCTION deskwire.client_json(c clients) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT '{"uuid":"' || c.id
@@ -84,7 +78,6 @@ CREATE OR REPLACE FUNCTION deskwire.desk_json(prefix text, last_message text) RE
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT prefix || coalesce(last_message, '{}') || '}'
 $$;
-DROP FUNCTION IF EXISTS deskwire.desk_json(help_desks, clients, text);
 
 -- A desk from its rows: the desk, its client and its last message (NULL: none
 -- yet). One expression, inlined: callers that render many desks join the rows.
@@ -93,5 +86,3 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT deskwire.desk_json(deskwire.desk_prefix(d, c), CASE WHEN last.id IS NULL THEN NULL ELSE deskwire.message_json(last) END)
 $$;
 
--- Used by the event triggers writers no longer run.
-DROP FUNCTION IF EXISTS deskwire.last_message(uuid);

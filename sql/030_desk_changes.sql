@@ -4,15 +4,6 @@
 -- first two also rewrite the desk's prefix (desk_prefixes). These are the only
 -- triggers on the write path, and none runs when a message is inserted.
 
--- The event log's writers, before the sequencer found changes by itself (their
--- triggers went with migration 1764300000000).
-DROP FUNCTION IF EXISTS deskwire.log_messages_inserted();
-DROP FUNCTION IF EXISTS deskwire.log_messages_updated();
-DROP FUNCTION IF EXISTS deskwire.log_messages_deleted();
-DROP FUNCTION IF EXISTS deskwire.log_help_desks_changed();
-DROP FUNCTION IF EXISTS deskwire.log_clients_updated();
-DROP FUNCTION IF EXISTS deskwire.log_help_desks(uuid[]);
-
 -- Desks that lost their last message (not every desk that lost one: a desk whose
 -- last message stays shows no change).
 CREATE OR REPLACE FUNCTION deskwire.note_messages_deleted() RETURNS trigger
@@ -71,8 +62,8 @@ CREATE OR REPLACE TRIGGER _800_desk_changes AFTER UPDATE ON clients
   FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_clients_updated();
 
 -- Desks written while these triggers did not run (before this version, a restore,
--- session_replication_role = replica) get their prefix here: at every migrate, and
--- from whoever bulk-loads desks that way.
+-- session_replication_role = replica) get their prefix here: after sql/ is
+-- applied (src/db/migrate.ts), and from whoever bulk-loads desks that way.
 CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint
 LANGUAGE sql AS $$
   WITH filled AS (
@@ -84,4 +75,3 @@ LANGUAGE sql AS $$
   )
   SELECT count(*) FROM filled
 $$;
-SELECT deskwire.fill_desk_prefixes();

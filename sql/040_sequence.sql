@@ -40,25 +40,6 @@
 -- is sent as "<position> <organization>" and the gateway reads it from the log.
 -- JSON text holds no raw newline or tab. The gateway makes the frames.
 
--- The protocol before this one: writers logged rows and rang a sleeping sequencer.
-DROP PROCEDURE IF EXISTS deskwire.run_sequencer(int, int, int, boolean, bigint, boolean);
-DROP FUNCTION IF EXISTS deskwire.sequence_events(int, bigint);
-DROP FUNCTION IF EXISTS deskwire.sequencer_may_sleep(boolean);
-DROP FUNCTION IF EXISTS deskwire.ring_sequencer();
-DROP FUNCTION IF EXISTS deskwire.notify(text[]);
-DROP FUNCTION IF EXISTS deskwire.event_payload(text, bigint, text, json);
-DROP FUNCTION IF EXISTS deskwire.sequencer_lead();
-DROP FUNCTION IF EXISTS deskwire.frame(text, text, bigint);
-DROP FUNCTION IF EXISTS deskwire.changed_since(pg_snapshot);
-DROP FUNCTION IF EXISTS deskwire.sequence_window(pg_snapshot, bigint, integer);
-DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, bigint);
-DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
-DROP FUNCTION IF EXISTS deskwire.changed_since(pg_snapshot, pg_snapshot);
-DROP FUNCTION IF EXISTS deskwire.others_changed(xid8, xid8[]);
-DROP FUNCTION IF EXISTS deskwire.sequence_messages(pg_snapshot, pg_snapshot, bigint, integer);
-DROP FUNCTION IF EXISTS deskwire.sequence_desks(pg_snapshot, bigint, integer);
-DROP FUNCTION IF EXISTS deskwire.sequence_resync(pg_snapshot, bigint);
-
 CREATE OR REPLACE FUNCTION deskwire.lock_key(name text) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT hashtext('deskwire.' || name)::bigint
@@ -276,7 +257,6 @@ $$;
 -- Logged changes, rendered as their rows are now: an organization's in
 -- [since, upto] (a replay), or every organization's from since on (organization
 -- NULL: a catch-up), at most max rows. data is NULL for a change whose row is gone.
-DROP FUNCTION IF EXISTS deskwire.logged_changes(text, bigint, bigint, integer);
 CREATE OR REPLACE FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max int)
 RETURNS TABLE ("position" bigint, organization text, type text, data text, desk text)
 LANGUAGE plpgsql STABLE AS $$
@@ -332,8 +312,6 @@ $$;
 -- Idle for idle_ms, it looks every idle_poll_ms: an idle database costs it a
 -- fraction of a percent of a core, and the first event after a lull a few
 -- milliseconds more.
-DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
-DROP PROCEDURE IF EXISTS deskwire.run_sequencer(integer, integer, integer, integer, integer, integer, pg_snapshot, pg_snapshot, bigint);
 CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(max_ms int, idle_ms int, poll_ms int, busy_poll_ms int, idle_poll_ms int,
   heavy_rows int, heavy_poll_ms int, max_rows int,
   INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint)

@@ -6,7 +6,7 @@ import { createKey, listKeys, revokeKey } from './auth/keys.ts';
 import { mintToken } from './auth/tokens.ts';
 import { ConfigError, loadConfig, parseDuration } from './config.ts';
 import { openDatabase } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
+import { isUpToDate } from './db/migrate.ts';
 import { organizationName } from './events/event.ts';
 import { createLogger } from './log.ts';
 
@@ -87,7 +87,11 @@ async function withDatabase(config: ReturnType<typeof loadConfig>, run: (sql: po
   const database = await openDatabase(config, log);
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
   try {
-    await migrate(database.url, log);
+    // Migrating is `npm run migrate`'s job, or a start's: done here, it would change
+    // the functions under a running server's feet whenever the two versions differ.
+    if (!(await isUpToDate(sql))) {
+      throw new Error('the database is not up to date with this version: run `npm run migrate` (or `npm start`) first');
+    }
     await run(sql);
   } finally {
     await sql.end();

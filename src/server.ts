@@ -3,10 +3,10 @@ import postgres from 'postgres';
 import { createAuthenticator } from './auth/credentials.ts';
 import type { Config } from './config.ts';
 import { streamEvents } from './events/listener.ts';
-import { replay } from './events/replay.ts';
+import { lastLogged, replay } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
 import { startSequencer } from './events/sequencer.ts';
-import { closeCodes, startGateway } from './gateway/sockets.ts';
+import { closeCodes, type Gateway, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
 import { prepareMediaDir } from './rest/media.ts';
@@ -20,6 +20,8 @@ export interface Deskwire {
 
 /** How long requests in flight may take to finish at shutdown. */
 const drainMs = 10_000;
+/** How long a resume from an id this process has not published yet waits for it. */
+const resumeWaitMs = 5_000;
 
 /**
  * Wires the two flows on one migrated database:
@@ -36,40 +38,49 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     connection: { application_name: 'deskwire' },
   });
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
-  let published = () => 0;
   // The last position published per organization, and from where this process saw
   // every event: a socket resuming from an id at or past both has missed nothing,
   // and needs no query (a reconnect storm of 10,000 sockets is then no storm for the database).
   const lastByOrganization = new Map<string, number>();
-  let seenFrom = Number.POSITIVE_INFINITY;
-  const gateway = await startGateway({
+  let gateway: Gateway | undefined;
+  const sequencer = startSequencer(databaseUrl, { log });
+  const events = await streamEvents(databaseUrl, sql, {
+    onEvent: (e) => {
+      lastByOrganization.set(e.organization, e.position);
+      gateway?.publish(e);
+    },
+    channels: {
+      // A revoked API key loses its open sockets at once, not at their next reconnect.
+      deskwire_revoked: (id) => gateway?.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'),
+    },
+    log,
+  });
+  const seenFrom = events.position(); // every event after it goes through onEvent
+  // Sockets are let in only once the stream has read the log to its end: a client
+  // resuming from the id it saw on the process before this one is then behind or
+  // level with what this one has published, never ahead of it.
+  await events.ready;
+  gateway = await startGateway({
     host: config.host,
     port: config.wsPort,
     idleTimeout: config.wsIdleTimeout,
     authenticate,
     connectionsPerCredential: config.wsConnectionsPerToken,
     allowedOrigins: config.allowedOrigins,
-    published: () => published(),
-    replay: (organization, since, upto) =>
-      since >= seenFrom && since <= upto && (lastByOrganization.get(organization) ?? 0) <= since
-        ? Promise.resolve([])
-        : replay(sql, organization, since, upto),
-    log,
-  });
-  const sequencer = startSequencer(databaseUrl, { log });
-  const events = await streamEvents(databaseUrl, sql, {
-    onEvent: (e) => {
-      lastByOrganization.set(e.organization, e.position);
-      gateway.publish(e);
-    },
-    channels: {
-      // A revoked API key loses its open sockets at once, not at their next reconnect.
-      deskwire_revoked: (id) => gateway.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'),
+    replay: async (organization, since) => {
+      // A client may have seen an event this process has not published yet (it
+      // came from another process): wait for the stream to reach it, if the log has it.
+      if (since > events.position()) {
+        if (since > (await lastLogged(sql))) return 'resync'; // not from this database's log (or lost with a crash of it)
+        if (!(await events.reached(since, resumeWaitMs))) throw new Error(`the event stream has not reached ${since} yet`);
+      }
+      const upto = events.position();
+      if (since >= seenFrom && (lastByOrganization.get(organization) ?? 0) <= since) return { frames: [], upto };
+      const frames = await replay(sql, organization, since, upto);
+      return frames === 'resync' ? frames : { frames, upto };
     },
     log,
   });
-  published = events.position;
-  seenFrom = events.position(); // every event after it went through onEvent
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const rest = createRestApp(sql, authenticate, config, log);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -82,7 +93,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     wsPort: gateway.port,
     async close() {
       pruning.stop();
-      gateway.close();
+      gateway!.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           log.warn('requests still in flight after the drain time; closing them');

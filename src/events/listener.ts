@@ -2,6 +2,7 @@ import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
 import { holdListenConnection } from './connection.ts';
 import { type DeskEvent, eventsOf, type LoggedChange, organizationName } from './event.ts';
+import { lastLogged } from './replay.ts';
 
 /**
  * A line of a NOTIFY payload (sql/040_sequence.sql): "<position> <organization>
@@ -13,6 +14,10 @@ type Notified = LoggedChange & { large: boolean };
 export interface EventStream {
   /** The highest position handed to onEvent: every event up to it was handed over. */
   position(): number;
+  /** Resolves once the first catch-up from the log is done: position() is then the log's end. */
+  ready: Promise<void>;
+  /** Resolves true once position() reaches `position`, false after `ms` if it has not. */
+  reached(position: number, ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -32,8 +37,8 @@ const catchUpBatch = 500;
  * seam between the two gives no duplicate and no gap.
  */
 export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): Promise<EventStream> {
-  const [{ last }] = (await sql`SELECT coalesce(max(position), 0)::bigint AS last FROM events`) as unknown as [{ last: string }];
-  let position = Number(last);
+  let position = await lastLogged(sql);
+  const waiters = new Set<{ position: number; done(ok: boolean): void }>();
   // Payloads are handled one after another: a large event read from the log holds
   // back the ones after it, and a catch-up holds back the notifications behind it.
   let queue: Promise<void> = Promise.resolve();
@@ -57,6 +62,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       position = e.position;
       opts.onEvent(e);
     }
+    if (waiters.size) for (const w of waiters) if (w.position <= position) w.done(true);
   };
   const read = (rows: (Omit<LoggedChange, 'position'> & { position: string })[]) =>
     rows.map((r) => ({ ...r, position: Number(r.position) }));
@@ -94,9 +100,20 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     });
   };
 
+  let caughtUp: () => void;
+  const ready = new Promise<void>((resolve) => (caughtUp = resolve));
   const freshen = async () => {
     stale = false;
-    await catchUp();
+    try {
+      await catchUp();
+      caughtUp();
+    } catch (err) {
+      // Not caught up: the next notification tries again, and so does a timer
+      // (nothing may come for a while, and a start waits for this).
+      stale = true;
+      setTimeout(() => void enqueue(() => (stale ? freshen() : undefined)), 500).unref();
+      throw err;
+    }
   };
 
   const connection = holdListenConnection(url, {
@@ -108,7 +125,24 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
 
   return {
     position: () => position,
+    ready,
+    reached(target, ms) {
+      if (target <= position) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const w = {
+          position: target,
+          done(ok: boolean) {
+            clearTimeout(timer);
+            waiters.delete(w);
+            resolve(ok);
+          },
+        };
+        const timer = setTimeout(() => w.done(false), ms);
+        waiters.add(w);
+      });
+    },
     async close() {
+      for (const w of waiters) w.done(false);
       await connection.close();
       await queue;
     },

@@ -24,3 +24,10 @@ export async function replay(sql: Sql, organization: string, since: number, upto
     .map((e) => e.frame);
   return frames.length > maxReplay ? 'resync' : frames;
 }
+
+/** The position of the log's last event (a message's desk event is its position + 1). */
+export async function lastLogged(sql: Sql): Promise<number> {
+  const [row] = await sql<{ last: string }[]>`
+    SELECT position + (desk IS NOT NULL)::int AS last FROM events ORDER BY position DESC LIMIT 1`;
+  return Number(row?.last ?? 0);
+}

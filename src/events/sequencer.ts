@@ -37,21 +37,25 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   const idleMs = opts.idleMs ?? 1000;
   const maxRows = opts.maxRows ?? 20_000;
   let closed = false;
-  let alarm: (() => void) | undefined;
+  // Ends a wait early: at close, and (inside a session) when its connection drops.
+  let wake: (() => void) | undefined;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        alarm = undefined;
+        if (wake === done) wake = undefined;
         resolve();
       }
-      alarm = done;
+      wake = done;
     });
 
-  const session = async () => {
+  let outage = false;
+  /** One connection's life: returns or throws when it drops, returns at close. */
+  const session = async (status: { connected: boolean }) => {
     // Session state lives in this one connection: when it drops, so does the lead.
     let lost = false;
+    let active = true;
     const sql = sessionConnection(
       url,
       {
@@ -66,16 +70,15 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         plan_cache_mode: 'force_generic_plan',
         jit: 'off',
         // Windows commit without waiting for their own disk flush: waiting made every
-        // writer's flush queue behind one of ours (0.55x the throughput of a lone
-        // writer). The writers' rows are durable; only numbers can be lost, to a
-        // crash of PostgreSQL, and taking the lead skips past any it may have lost
-        // (deskwire.sequencer_lead), so a number is never given twice.
+        // writer's flush queue behind one of ours. The writers' rows are durable; only
+        // numbers can be lost, to a crash of PostgreSQL, and taking the lead skips
+        // past any it may have lost (deskwire.sequencer_lead), so a number is never given twice.
         synchronous_commit: 'off',
       },
       {
         onclose: () => {
           lost = true;
-          alarm?.();
+          if (active) wake?.(); // a standby wait, not the backoff after this session
         },
       },
     );
@@ -84,21 +87,40 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       let place: { prev: string; others: string; last_position: string } | undefined;
       while (!closed && !lost) {
         const [lead] = await sql<{ leader: boolean; prev: string; others: string; last_position: string }[]>`SELECT * FROM deskwire.sequencer_lead()`;
+        if (!status.connected && outage) opts.log.info('sequencer connected again');
+        status.connected = true;
+        outage = false;
         if (lead!.leader) {
           place = lead;
           break;
         }
         await sleep(standbyMs);
       }
+      let failures = 0;
       while (place && !closed && !lost) {
-        // Returns within a second, so a close waits at most that long (cancelling
-        // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
-        const [next] = (await sql`
-          CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${busyPollMs}, ${idlePollMs}, ${heavyRows}, ${heavyPollMs}, ${maxRows},
-            ${place.prev}::pg_snapshot, ${place.others}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as (typeof place)[];
-        place = next!;
+        try {
+          // Returns within a second, so a close waits at most that long (cancelling
+          // the CALL instead made postgres.js throw at shutdown, where nothing can catch it).
+          const [next] = (await sql`
+            CALL deskwire.run_sequencer(1000, ${idleMs}, ${pollMs}, ${busyPollMs}, ${idlePollMs}, ${heavyRows}, ${heavyPollMs}, ${maxRows},
+              ${place.prev}::pg_snapshot, ${place.others}::pg_snapshot, ${place.last_position}::bigint)`) as unknown as (typeof place)[];
+          place = next!;
+          failures = 0;
+        } catch (err) {
+          // An error of the database with the connection up: a deploy replaced the
+          // functions under the running CALL ("cache lookup failed"). Its windows
+          // up to the last commit are in the sequencer row: go on from there at
+          // once, still the lead, so nothing is numbered twice or skipped. An
+          // error that stays (this version's functions are gone) gives the lead
+          // up to a process whose functions are there.
+          if (lost || closed || !isDatabaseError(err) || ++failures > 3) throw err;
+          opts.log.warn({ err: (err as Error).message }, 'sequencer window failed; going on from its last commit');
+          [place] = await sql<{ prev: string; others: string; last_position: string }[]>`
+            SELECT messages_seen AS prev, others_seen AS others, position AS last_position FROM sequencer`;
+        }
       }
     } finally {
+      active = false;
       // Ended before the caller goes on (at shutdown, before the database stops):
       // postgres.js throws, where nothing can catch it, when a socket it has queued a
       // write to closes under it. Bounded: ending a connection that never opened can hang.
@@ -107,22 +129,35 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   };
 
   const running = (async () => {
-    for (let attempt = 0; !closed; attempt++) {
+    // While the database cannot be reached: 100 ms, doubling to 5 s, and one
+    // warning for the outage, not one per try.
+    let failures = 0;
+    while (!closed) {
+      const status = { connected: false };
       try {
-        await session();
+        await session(status);
       } catch (err) {
         if (closed) return;
-        opts.log.warn({ err: (err as Error).message }, 'sequencer lost its connection; restarting');
+        if (!outage) opts.log.warn({ err: (err as Error).message }, 'sequencer stopped; retrying with backoff');
+        outage = true;
       }
-      if (!closed) await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+      failures = status.connected ? 0 : failures + 1;
+      if (!closed) await sleep(Math.min(5000, 100 * 2 ** Math.max(0, failures - 1)));
     }
   })();
 
   return {
     async close() {
       closed = true;
-      alarm?.();
+      wake?.();
       await running;
     },
   };
+}
+
+/** An error PostgreSQL answered with, on a connection that is still up. */
+function isDatabaseError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  // 57P0x: the backend was terminated or the server is shutting down (the connection goes).
+  return e?.name === 'PostgresError' && !String(e.code).startsWith('57P0') && !String(e.code).startsWith('08');
 }

@@ -17,10 +17,10 @@ interface Agent {
   buffered: number;
 }
 
-/** A resuming socket: live frames wait here while its replay is read. */
+/** A resuming socket: live events wait here while its replay is read. */
 interface CatchingUp {
   ws: WebSocket<Agent>;
-  waiting: string[];
+  waiting: DeskEvent[];
   closed: boolean;
 }
 
@@ -43,10 +43,11 @@ export interface GatewayOptions {
   connectionsPerCredential: number;
   /** Origins allowed to open a browser socket; undefined: any. */
   allowedOrigins: string[] | undefined;
-  /** The position of the last event published (events up to it went out live). */
-  published(): number;
-  /** Frames of an organization's events in (since, upto], or 'resync'. */
-  replay(organization: string, since: number, upto: number): Promise<string[] | 'resync'>;
+  /**
+   * Frames of an organization's events after `since`, up to `upto`: every event
+   * published from the call on with a position past upto is live; or 'resync'.
+   */
+  replay(organization: string, since: number): Promise<{ frames: string[]; upto: number } | 'resync'>;
   log: Logger;
 }
 
@@ -171,13 +172,12 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     .any('/*', (res) => reply(res, new HttpError(404, 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
 
   /**
-   * Replays what the client missed, then puts it on the live topic. Everything up
-   * to `upto` was published before the socket opened and is read from the log;
-   * everything after is published later and waits in `waiting`. Both are sent in
-   * order before the socket subscribes, in one go: no gap, no duplicate.
+   * Replays what the client missed, then puts it on the live topic. Events
+   * published from now on wait in `waiting`; the replay reads the log up to a
+   * position it was published to (`upto`). Both go out in order before the socket
+   * subscribes, in one go, each event once: ids only ever increase.
    */
   function resume(ws: WebSocket<Agent>, organization: string, since: number) {
-    const upto = opts.published();
     const entry: CatchingUp = { ws, waiting: [], closed: false };
     const set = catchingUp.get(organization) ?? new Set();
     catchingUp.set(organization, set.add(entry));
@@ -185,21 +185,22 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       set.delete(entry);
       if (set.size === 0) catchingUp.delete(organization);
     };
-    opts.replay(organization, since, upto).then(
-      (frames) => {
+    opts.replay(organization, since).then(
+      (replayed) => {
         done();
         if (entry.closed) return;
         ws.cork(() => {
-          if (frames === 'resync') ws.send(resyncFrame);
-          else for (const f of frames) ws.send(f);
-          for (const f of entry.waiting) ws.send(f);
+          if (replayed === 'resync') ws.send(resyncFrame);
+          else for (const f of replayed.frames) ws.send(f);
+          const after = replayed === 'resync' ? since : replayed.upto;
+          for (const e of entry.waiting) if (e.position > after) ws.send(e.frame);
           ws.subscribe(topic(organization));
         });
       },
       (err) => {
         done();
         opts.log.warn({ err }, 'replay failed; the client should resume again');
-        if (!entry.closed) endCorked(ws, 1011, 'replay failed; resume again');
+        if (!entry.closed) end(ws, 1011, 'replay failed; resume again');
       },
     );
   }
@@ -209,7 +210,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const now = Date.now();
     for (const ws of sockets) {
       const { expiresAt } = ws.getUserData();
-      if (expiresAt !== undefined && expiresAt <= now) endCorked(ws, closeCodes.tokenExpired, 'token expired');
+      if (expiresAt !== undefined && expiresAt <= now) end(ws, closeCodes.tokenExpired, 'token expired');
     }
   }, expirySweepMs);
   sweep.unref();
@@ -220,7 +221,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const agent = ws.getUserData();
       const buffered = ws.getBufferedAmount();
       if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
-        endCorked(ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
+        end(ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
       agent.buffered = buffered;
     }
@@ -230,9 +231,9 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const publish = (e: DeskEvent) => {
     app.publish(topic(e.organization), e.frame, false, false);
     for (const c of catchingUp.get(e.organization) ?? []) {
-      if (c.waiting.push(e.frame) > maxWaitingFrames && !c.closed) {
+      if (c.waiting.push(e) > maxWaitingFrames && !c.closed) {
         c.closed = true;
-        endCorked(c.ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
+        end(c.ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
     }
   };
@@ -248,13 +249,13 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         port,
         publish,
         disconnect(credential, code, reason) {
-          for (const ws of sockets) if (ws.getUserData().credential === credential) endCorked(ws, code, reason);
+          for (const ws of sockets) if (ws.getUserData().credential === credential) end(ws, code, reason);
         },
         close() {
           clearInterval(sweep);
           clearInterval(behind);
           uWS.us_listen_socket_close(token);
-          for (const ws of sockets) endCorked(ws, 1001, 'server shutting down');
+          for (const ws of sockets) end(ws, 1001, 'server shutting down');
         },
       });
     });
@@ -262,11 +263,13 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
 }
 
 /**
- * Closes a socket from outside uWS's own callbacks (a timer, a NOTIFY): uWS wants
- * such writes corked, and its close frame is one.
+ * Sends the close frame, and TCP's FIN once it is written: uWS (v20.47) only sends
+ * that FIN when end() is called uncorked, and after a close frame it reads nothing
+ * but the FIN, so a corked end() left the TCP connection open until its timeout
+ * for every client that waits for the server to close first (RFC 6455 §7.1.1).
  */
-function endCorked(ws: WebSocket<Agent>, code: number, reason: string): void {
-  ws.cork(() => ws.end(code, reason));
+function end(ws: WebSocket<Agent>, code: number, reason: string): void {
+  ws.end(code, reason);
 }
 
 function reply(res: HttpResponse, e: HttpError): void {

@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 
 /**
  * The schema as text, from the catalogs: tables with their columns, constraints,
- * indexes and triggers, then deskwire's functions. Ordered by name, so the same
+ * indexes and triggers, then deskwire's functions with their bodies. Ordered by name, so the same
  * schema always gives the same text.
  */
 export async function dumpSchema(sql: Sql): Promise<string> {
@@ -35,9 +35,9 @@ export async function dumpSchema(sql: Sql): Promise<string> {
     out.push('');
   }
   const functions = await sql`
-    SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result
+    SELECT pg_get_functiondef(p.oid) AS def
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE n.nspname = 'deskwire' ORDER BY p.proname, args`;
-  for (const f of functions) out.push(`FUNCTION deskwire.${f.proname}(${f.args}) RETURNS ${f.result};`);
+    WHERE n.nspname = 'deskwire' ORDER BY p.proname, pg_get_function_identity_arguments(p.oid)`;
+  for (const f of functions) out.push(`${f.def.trimEnd()};\n`);
   return out.join('\n') + '\n';
 }
