@@ -2,6 +2,6 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
-  return pino({ name: 'deskwire', level });
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return destination ? pino({ name: 'deskwire', level }, destination) : pino({ name: 'deskwire', level });
 }

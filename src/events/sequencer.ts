@@ -51,6 +51,9 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     });
 
   let outage = false;
+  let leading = false;
+  // The session's connection: ended at close, so a query that hangs on it does not hold the close up.
+  let current: { end(o: { timeout: number }): Promise<void> } | undefined;
   /** One connection's life: returns or throws when it drops, returns at close. */
   const session = async (status: { connected: boolean }) => {
     // Session state lives in this one connection: when it drops, so does the lead.
@@ -82,6 +85,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         },
       },
     );
+    current = sql;
     try {
       // Where it is: the last snapshots looked at (messages, the rest) and position given.
       let place: { prev: string; others: string; last_position: string } | undefined;
@@ -91,6 +95,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         status.connected = true;
         outage = false;
         if (lead!.leader) {
+          leading = true;
           place = lead;
           break;
         }
@@ -121,6 +126,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       }
     } finally {
       active = false;
+      leading = false;
       // Ended before the caller goes on (at shutdown, before the database stops):
       // postgres.js throws, where nothing can catch it, when a socket it has queued a
       // write to closes under it. Bounded: ending a connection that never opened can hang.
@@ -150,6 +156,8 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     async close() {
       closed = true;
       wake?.();
+      // Not while a window is being sent: its CALL returns within a second.
+      if (!leading) void current?.end({ timeout: 0 }).catch(() => {});
       await running;
     },
   };
