@@ -65,8 +65,8 @@ test('LISTEN killed, PostgreSQL restarted, SIGTERM, kill -9, a 2,000-row burst: 
   const setup = postgres(url, { max: 1, onnotice: () => {} });
   const desks: Record<string, Desk> = { acme: await createDesk(setup, 'acme'), globex: await createDesk(setup, 'globex') };
   await setup.end();
-  // The shared server's admin connection (not to this database): it outlives the "restart".
-  const admin = postgres(process.env.DESKWIRE_TEST_ADMIN_URL ?? url, { max: 1, onnotice: () => {} });
+  // On the shared server, a connection to another database: it outlives the "restart".
+  const admin = postgres(own ? url : process.env.DESKWIRE_TEST_ADMIN_URL!, { max: 1, onnotice: () => {} });
   const env = {
     DATABASE_URL: url, JWT_SECRET: secret, PORT: String(await freePort()), WS_PORT: String(await freePort()),
     WS_CONNECTIONS_PER_TOKEN: '1000', WRITE_RATE_LIMIT: '100000', LOG_LEVEL: 'warn',
