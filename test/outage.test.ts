@@ -1,7 +1,6 @@
 // PostgreSQL restarted under a stream of writes, on a cluster of this file's own.
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +13,7 @@ import { createLogger } from '../src/log.ts';
 import { type Deskwire, startDeskwire } from '../src/server.ts';
 import { createDesk } from './helpers/fixtures.ts';
 import { connect, type Frame } from './helpers/socket.ts';
+import { freePort } from './helpers/wait.ts';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'silent');
 const secret = 'outage-test-secret-long-enough-for-hs256-0123';
@@ -25,12 +25,7 @@ let app: Deskwire;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'deskwire-outage-'));
   await chmod(dir, 0o755);
-  port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  port = await freePort();
   pg = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port, log });
   await migrate(pg.url, log);
   const config = loadConfig({ DATABASE_URL: pg.url, JWT_SECRET: secret, PORT: '0', WS_PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', WRITE_RATE_LIMIT: '100000' });

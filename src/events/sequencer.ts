@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import type { Logger } from '../log.ts';
 import { sessionConnection } from './connection.ts';
 
@@ -53,12 +54,11 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
   let outage = false;
   let leading = false;
   // The session's connection: ended at close, so a query that hangs on it does not hold the close up.
-  let current: { end(o: { timeout: number }): Promise<void> } | undefined;
+  let current: postgres.Sql | undefined;
   /** One connection's life: returns or throws when it drops, returns at close. */
   const session = async (status: { connected: boolean }) => {
     // Session state lives in this one connection: when it drops, so does the lead.
     let lost = false;
-    let active = true;
     const sql = sessionConnection(
       url,
       {
@@ -81,7 +81,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       {
         onclose: () => {
           lost = true;
-          if (active) wake?.(); // a standby wait, not the backoff after this session
+          if (current === sql) wake?.(); // a standby wait, not the backoff after this session
         },
       },
     );
@@ -125,7 +125,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         }
       }
     } finally {
-      active = false;
+      current = undefined;
       leading = false;
       // Ended before the caller goes on (at shutdown, before the database stops):
       // postgres.js throws, where nothing can catch it, when a socket it has queued a

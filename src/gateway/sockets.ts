@@ -72,6 +72,10 @@ const listenBacklog = 65535;
 const expirySweepMs = 10_000;
 
 export const closeCodes = { tokenExpired: 4001, revoked: 4003, tooFarBehind: 4008 } as const;
+// Closes are ws.end() outside any cork: uWS (v20.47) sends TCP's FIN after the close
+// frame only then, and after a close frame it reads nothing but the FIN, so a corked
+// end() left the connection open until its timeout for every client that waits for
+// the server to close first (RFC 6455 §7.1.1).
 
 const topic = (organization: string) => `org/${organization}`;
 
@@ -200,7 +204,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       (err) => {
         done();
         opts.log.warn({ err }, 'replay failed; the client should resume again');
-        if (!entry.closed) end(ws, 1011, 'replay failed; resume again');
+        if (!entry.closed) ws.end(1011, 'replay failed; resume again');
       },
     );
   }
@@ -210,7 +214,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const now = Date.now();
     for (const ws of sockets) {
       const { expiresAt } = ws.getUserData();
-      if (expiresAt !== undefined && expiresAt <= now) end(ws, closeCodes.tokenExpired, 'token expired');
+      if (expiresAt !== undefined && expiresAt <= now) ws.end(closeCodes.tokenExpired, 'token expired');
     }
   }, expirySweepMs);
   sweep.unref();
@@ -221,7 +225,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const agent = ws.getUserData();
       const buffered = ws.getBufferedAmount();
       if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
-        end(ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
+        ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
       agent.buffered = buffered;
     }
@@ -233,7 +237,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const c of catchingUp.get(e.organization) ?? []) {
       if (c.waiting.push(e) > maxWaitingFrames && !c.closed) {
         c.closed = true;
-        end(c.ws, closeCodes.tooFarBehind, 'too far behind; resume with since');
+        c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
     }
   };
@@ -249,27 +253,17 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         port,
         publish,
         disconnect(credential, code, reason) {
-          for (const ws of sockets) if (ws.getUserData().credential === credential) end(ws, code, reason);
+          for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
         },
         close() {
           clearInterval(sweep);
           clearInterval(behind);
           uWS.us_listen_socket_close(token);
-          for (const ws of sockets) end(ws, 1001, 'server shutting down');
+          for (const ws of sockets) ws.end(1001, 'server shutting down');
         },
       });
     });
   });
-}
-
-/**
- * Sends the close frame, and TCP's FIN once it is written: uWS (v20.47) only sends
- * that FIN when end() is called uncorked, and after a close frame it reads nothing
- * but the FIN, so a corked end() left the TCP connection open until its timeout
- * for every client that waits for the server to close first (RFC 6455 §7.1.1).
- */
-function end(ws: WebSocket<Agent>, code: number, reason: string): void {
-  ws.end(code, reason);
 }
 
 function reply(res: HttpResponse, e: HttpError): void {
