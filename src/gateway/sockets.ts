@@ -89,6 +89,8 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const perCredential = new Map<string, number>();
   const attempts = new RateLimiterMemory({ points: opts.connectionsPerCredential, duration: 10 });
   const catchingUp = new Map<string, Set<CatchingUp>>();
+  /** The socket `open` was last called with (see there). */
+  let opened: WebSocket<Agent> | undefined;
   const app = uWS.App();
 
   async function admit(organization: string, credential: string | undefined, origin: string, from: string): Promise<Principal> {
@@ -136,12 +138,16 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       admit(organization, credential, origin, from).then(
         (p) => {
           if (aborted) return;
+          opened = undefined;
           res.cork(() => {
             res.upgrade<Agent>(
               { organization, credential: p.credential, expiresAt: p.expiresAt, since, buffered: 0 },
               key, protocol, extensions, context,
             );
           });
+          // Only now, with cork returned (see `open`), may the socket touch uWS's heap.
+          const ws = opened as WebSocket<Agent> | undefined;
+          if (ws && sockets.has(ws)) start(ws);
         },
         (err) => {
           if (aborted) return;
@@ -151,12 +157,17 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         },
       );
     },
+    // Runs inside res.upgrade, inside res.cork. uWS.js 20.30's cork, once its callback
+    // returns, reads the HTTP response's state from memory the upgrade has just freed,
+    // and closes the new socket if those bytes say "Connection: close" (fixed upstream
+    // in uWebSockets v20.79.0; docs/uwebsockets.md). Anything here that allocates native
+    // memory (ws.subscribe creating a topic did) can put such bytes there, so `open`
+    // only records the socket: the upgrade callback starts it once cork has returned.
     open(ws) {
       const agent = ws.getUserData();
       sockets.add(ws);
       perCredential.set(agent.credential, (perCredential.get(agent.credential) ?? 0) + 1);
-      if (agent.since === undefined) ws.subscribe(topic(agent.organization));
-      else resume(ws, agent.organization, agent.since);
+      opened = ws;
     },
     // Never relayed: the seed echoed client frames to the group, so anyone could forge events.
     message() {},
@@ -174,6 +185,13 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     .ws('/ws/chat/:organization/', behavior)
     .ws('/ws/chat/:organization', behavior)
     .any('/*', (res) => reply(res, new HttpError(404, 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
+
+  /** A socket just opened: live on its topic, or resuming. */
+  function start(ws: WebSocket<Agent>) {
+    const agent = ws.getUserData();
+    if (agent.since === undefined) ws.subscribe(topic(agent.organization));
+    else resume(ws, agent.organization, agent.since);
+  }
 
   /**
    * Replays what the client missed, then puts it on the live topic. Events
