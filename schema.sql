@@ -13,6 +13,8 @@ CREATE TABLE api_keys (
   CONSTRAINT api_keys_pkey PRIMARY KEY (id)
 );
 CREATE INDEX api_keys_organization_idx ON public.api_keys USING btree (organization);
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON public.api_keys REFERENCING OLD TABLE AS old_keys FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_keys_revoked();
+CREATE TRIGGER api_keys_revoked AFTER UPDATE ON public.api_keys REFERENCING OLD TABLE AS old_keys NEW TABLE AS new_keys FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_keys_revoked();
 
 CREATE TABLE clients (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -350,6 +352,22 @@ BEGIN
   WHERE NOT EXISTS (
     SELECT 1 FROM messages m
     WHERE m.help_desk_id = o.help_desk_id AND (m.created_at, m.id) > (o.created_at, o.id));
+  RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.notify_keys_revoked()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('deskwire_revoked', o.id::text) FROM old_keys o WHERE o.revoked_at IS NULL;
+  ELSE
+    PERFORM pg_notify('deskwire_revoked', n.id::text)
+    FROM new_keys n JOIN old_keys o ON o.id = n.id
+    WHERE n.revoked_at IS NOT NULL AND o.revoked_at IS NULL;
+  END IF;
   RETURN NULL;
 END
 $function$;

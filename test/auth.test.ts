@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
+import postgres from 'postgres';
 import WebSocket from 'ws';
 import { createKey, revokeKey } from '../src/auth/keys.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
@@ -138,6 +139,29 @@ describe('API keys', () => {
     assert.equal(await closed, 4003, 'its open socket is closed at once');
     assert.equal(await refused(await asBearer(key), 401), 'unauthorized');
     await assert.rejects(connect(`${server.ws}/ws/chat/globex/?token=${key}`), /upgrade refused: 401/);
+  });
+
+  test('any writer revokes: an UPDATE or DELETE of api_keys in plain SQL closes the key\'s sockets (4003)', async () => {
+    const closedBy = async (write: (id: string) => Promise<unknown>) => {
+      const { id, key } = await createKey(server.db.sql, 'globex', 'revoked by sql');
+      const socket = await connect(`${server.ws}/ws/chat/globex/?token=${key}`);
+      const other = await server.socket('globex');
+      const closed = new Promise<number>((resolve) => socket.raw.once('close', (code) => resolve(code)));
+      await write(id);
+      const code = await Promise.race([closed, new Promise((r) => setTimeout(r, 3000, 'still open'))]);
+      assert.deepEqual(await other.quiet(100), [], 'a socket of another credential is left alone');
+      assert.equal(other.raw.readyState, WebSocket.OPEN);
+      await other.close();
+      return code;
+    };
+    // A separate connection, as psql or another service would be.
+    const psql = postgres(server.db.url, { max: 1, onnotice: () => {} });
+    try {
+      assert.equal(await closedBy((id) => psql`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}`), 4003);
+      assert.equal(await closedBy((id) => psql`DELETE FROM api_keys WHERE id = ${id}`), 4003);
+    } finally {
+      await psql.end();
+    }
   });
 
   test('only a hash of the key is stored', async () => {

@@ -23,13 +23,12 @@ export async function createKey(sql: Sql, organization: string, name: string): P
   return { id: row!.id, key };
 }
 
-/** Revokes a key now; open sockets using it are closed (the gateway listens for this). */
+/**
+ * Revokes a key now. Its open sockets close: a trigger tells the gateway
+ * (sql/050_revocations.sql), as it does for any writer's UPDATE or DELETE.
+ */
 export async function revokeKey(sql: Sql, id: string): Promise<boolean> {
-  const rows = await sql.begin(async (tx) => {
-    const r = await tx`UPDATE api_keys SET revoked_at = clock_timestamp() WHERE id = ${id} AND revoked_at IS NULL RETURNING id`;
-    if (r.length) await tx`SELECT pg_notify('deskwire_revoked', ${id})`;
-    return r;
-  });
+  const rows = await sql`UPDATE api_keys SET revoked_at = clock_timestamp() WHERE id = ${id} AND revoked_at IS NULL RETURNING id`;
   return rows.length > 0;
 }
 
