@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import postgres from 'postgres';
 import { createAuthenticator } from './auth/credentials.ts';
 import type { Config } from './config.ts';
+import { channels, credentialId } from './domain.ts';
 import { streamEvents } from './events/listener.ts';
 import { lastLogged, replay } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
@@ -51,7 +52,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     },
     channels: {
       // A revoked API key loses its open sockets at once, not at their next reconnect.
-      deskwire_revoked: (id) => gateway?.disconnect(`key:${id}`, closeCodes.revoked, 'credential revoked'),
+      [channels.revoked]: (id) => gateway?.disconnect(credentialId.key(id), closeCodes.revoked, 'credential revoked'),
     },
     log,
   });
@@ -82,7 +83,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     log,
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
-  const rest = createRestApp(sql, authenticate, config, log);
+  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
   });

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { TooManyRequests, Unauthorized } from '../errors.ts';
+import { credentialId } from '../domain.ts';
 import { findKey, keyPrefix } from './keys.ts';
 import { verifyToken } from './tokens.ts';
 
@@ -55,7 +56,7 @@ function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) =
     if (credential.startsWith(keyPrefix)) {
       const key = await findKey(sql, credential);
       if (!key) throw new Unauthorized('API key is unknown or revoked');
-      return { organization: key.organization, subject: `key:${key.id}`, credential: `key:${key.id}`, expiresAt: undefined };
+      return { organization: key.organization, subject: credentialId.key(key.id), credential: credentialId.key(key.id), expiresAt: undefined };
     }
     const known = verified.get(credential);
     if (known && known.expiresAt! > Date.now()) return known;
@@ -66,7 +67,7 @@ function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) =
           const principal: Principal = {
             organization: claims.org,
             subject: claims.sub,
-            credential: `token:${claims.org}:${claims.sub}`,
+            credential: credentialId.token(claims.org, claims.sub),
             expiresAt: claims.exp * 1000,
           };
           // Oldest first out: a Map iterates in insertion order.

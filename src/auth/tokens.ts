@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { organizationName } from '../events/event.ts';
+import { organizationName } from '../domain.ts';
 
 /** Access tokens: JWTs signed HS256 with JWT_SECRET; claims org, sub, exp. */
 const Claims = z.object({

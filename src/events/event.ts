@@ -20,8 +20,6 @@ export interface LoggedChange {
   desk: string | null;
 }
 
-export const organizationName = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /** Tells a client its `since` is out of reach (or a bulk change was too large to send): reload over REST, then go on live. */
 export const resyncFrame = JSON.stringify({ type: 'resync_required' });
 

@@ -1,7 +1,8 @@
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
 import { holdListenConnection } from './connection.ts';
-import { type DeskEvent, eventsOf, type LoggedChange, organizationName } from './event.ts';
+import { channels as channelNames, organizationName } from '../domain.ts';
+import { type DeskEvent, eventsOf, type LoggedChange } from './event.ts';
 import { lastLogged } from './replay.ts';
 
 /**
@@ -117,7 +118,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   };
 
   const connection = holdListenConnection(url, {
-    channels: { ...opts.channels, deskwire: onPayload },
+    channels: { ...opts.channels, [channelNames.events]: onPayload },
     onListening: () => enqueue(freshen),
     onLost: () => (stale = true),
     log: opts.log,

@@ -2,12 +2,12 @@ import Router from '@koa/router';
 import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { BadRequest, Forbidden, NotFound } from '../../errors.ts';
-import { organizationName } from '../../events/event.ts';
+import { organizationName, organizationNameRule } from '../../domain.ts';
 import type { AuthState } from '../auth.ts';
 import { validate } from '../validate.ts';
 
 const ListQuery = z.object({
-  organization: z.string().regex(organizationName, 'must be 1-64 characters of A-Z a-z 0-9 _ . -').optional(),
+  organization: z.string().regex(organizationName, organizationNameRule).optional(),
 });
 const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
 const HistoryQuery = z.object({
