@@ -7,7 +7,7 @@ import { mintToken } from './auth/tokens.ts';
 import { ConfigError, loadConfig, parseDuration } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { isUpToDate } from './db/migrate.ts';
-import { organizationName } from './events/event.ts';
+import { organizationName, organizationNameRule } from './domain.ts';
 import { createLogger } from './log.ts';
 
 const usage = `usage: npm run cli -- <command>
@@ -22,14 +22,25 @@ const usage = `usage: npm run cli -- <command>
 
 class UsageError extends Error {}
 
-const { values: flags, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-});
-const [noun, verb, arg] = positionals;
+let flags: { org?: string; name?: string; sub?: string; ttl?: string; help?: boolean } = {};
+let noun: string | undefined, verb: string | undefined, arg: string | undefined;
 
 try {
-  if (flags.help || !noun) throw new UsageError('');
+  try {
+    const parsed = parseArgs({
+      allowPositionals: true,
+      options: { org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    flags = parsed.values;
+    [noun, verb, arg] = parsed.positionals;
+  } catch (err) {
+    throw new UsageError((err as Error).message); // an unknown option, a missing value
+  }
+  if (flags.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  if (!noun) throw new UsageError('');
   const config = loadConfig(process.env, 'database');
   if (noun === 'token') {
     if (!config.jwtSecret) throw new ConfigError('JWT_SECRET is required to mint tokens');
@@ -101,7 +112,7 @@ async function withDatabase(config: ReturnType<typeof loadConfig>, run: (sql: po
 
 function organization(name: string | undefined): string {
   if (!name) throw new UsageError('an organization is required (--org <name>)');
-  if (!organizationName.test(name)) throw new UsageError('organization names are 1-64 characters of A-Z a-z 0-9 _ . -');
+  if (!organizationName.test(name)) throw new UsageError(`organization names ${organizationNameRule}`);
   return name;
 }
 

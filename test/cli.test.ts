@@ -59,9 +59,17 @@ test('token mints a verifiable token for the organization', async () => {
   assert.ok(Math.abs(claims.exp - (Date.now() / 1000 + 900)) < 30);
 });
 
+test('--help prints the usage to stdout and exits 0', async () => {
+  for (const flag of ['--help', '-h']) {
+    const r = await cli(flag);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /usage: npm run cli/);
+  }
+});
+
 test('mistakes are explained, with exit code 2 for usage and 1 for failures', async () => {
   assert.equal((await cli('key', 'create', '--org', 'ghost')).code, 1);
-  for (const args of [['nope'], ['token', '--org', 'bad name'], ['token', '--org', 'acme', '--ttl', '90y'], ['key', 'revoke', 'x'], []]) {
+  for (const args of [['nope'], ['org', 'list', '--bogus'], ['token', '--org'], ['token', '--org', 'bad name'], ['token', '--org', 'acme', '--ttl', '90y'], ['key', 'revoke', 'x'], []]) {
     const r = await cli(...args);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /usage: npm run cli/);

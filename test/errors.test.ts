@@ -62,6 +62,45 @@ describe('reads', () => {
     assert.equal(await refused(del, 405), 'method_not_allowed');
   });
 
+  test('routing comes before auth: unknown paths 404 and wrong methods 405, with or without a credential', async () => {
+    for (const org of [null, 'acme']) {
+      assert.equal(await refused(await server.fetch('/nope', { org }), 404), 'not_found');
+      assert.equal(await refused(await server.fetch('/api/nope/', { org }), 404), 'not_found');
+      assert.equal(await refused(await server.fetch('/healthz', { org, method: 'POST' }), 405), 'method_not_allowed');
+      assert.equal(await refused(await server.fetch('/api/send-message/', { org }), 405), 'method_not_allowed');
+      assert.equal(await refused(await server.fetch('/api/help-desks/', { org, method: 'PUT' }), 405), 'method_not_allowed');
+    }
+    const wrongMethod = await server.fetch('/api/help-desks/', { org: null, method: 'DELETE' });
+    assert.match(wrongMethod.headers.get('allow') ?? '', /GET/);
+    // A route that exists still wants a credential.
+    assert.equal(await refused(await server.fetch('/api/help-desks/', { org: null }), 401), 'unauthorized');
+  });
+
+  test('a WebSocket upgrade sent to the REST port is told the WebSocket port', async () => {
+    const { request } = await import('node:http');
+    const port = Number(new URL(server.rest).port);
+    const wsPort = new URL(server.ws).port;
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1', port, path: '/ws/chat/acme/',
+        headers: {
+          connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', authorization: 'Bearer whatever',
+        },
+      });
+      req.on('response', (r) => {
+        let body = '';
+        r.on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
+      });
+      req.on('upgrade', () => reject(new Error('the REST port upgraded')));
+      req.on('error', reject).end();
+    });
+    assert.equal(res.status, 400, res.body);
+    const error = JSON.parse(res.body).error;
+    assert.equal(error.code, 'wrong_port');
+    assert.match(error.message, new RegExp(`port ${wsPort} \\(WS_PORT\\)`));
+  });
+
   for (const path of ['/media/../package.json', '/media/%2e%2e/package.json', '/media/.incoming/x', '/media/missing.png', '/media/']) {
     test(`media ${path} is a 404`, async () => {
       await refused(await server.fetch(`${path}`), 404);
@@ -155,6 +194,14 @@ describe('POST /api/send-message/', () => {
       assert.deepEqual(await mediaFiles(), []);
     });
   }
+
+  test('an empty body is a 400 about the body, whatever its declared type', async () => {
+    for (const type of ['application/json', 'application/x-www-form-urlencoded', undefined]) {
+      const headers: Record<string, string> = type ? { 'content-type': type } : {};
+      const res = await server.fetch(`/api/send-message/`, { method: 'POST', headers });
+      assert.equal(await refused(res, 400), 'invalid_body', `declared ${type}`);
+    }
+  });
 
   test('a body of another type is a 415', async () => {
     const res = await sendJson('message=hi', 'text/plain');

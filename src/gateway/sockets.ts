@@ -1,8 +1,9 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { bearer, type Authenticate, type Principal } from '../auth/credentials.ts';
-import { Forbidden, HttpError, TooManyRequests } from '../errors.ts';
+import { Forbidden, HttpError, renderError, TooManyRequests } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
-import { organizationName, resyncFrame } from '../events/event.ts';
+import { organizationName, organizationNameRule, organizationTopic as topic } from '../domain.ts';
+import { resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
 import { raiseListenBacklog } from './backlog.ts';
 import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us_listen_socket } from './uws.ts';
@@ -77,8 +78,6 @@ export const closeCodes = { tokenExpired: 4001, revoked: 4003, tooFarBehind: 400
 // end() left the connection open until its timeout for every client that waits for
 // the server to close first (RFC 6455 §7.1.1).
 
-const topic = (organization: string) => `org/${organization}`;
-
 /**
  * The WebSocket side: ws://HOST:WS_PORT/ws/chat/<organization>/?token=…
  * The credential is checked in the upgrade, before the socket exists; each socket
@@ -95,7 +94,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   async function admit(organization: string, credential: string | undefined, origin: string, from: string): Promise<Principal> {
     if (!organizationName.test(organization)) {
-      throw new HttpError(400, 'invalid_organization', 'organization must be 1-64 characters of A-Z a-z 0-9 _ . -');
+      throw new HttpError('invalid_organization', `organization ${organizationNameRule}`);
     }
     if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin)) {
       throw new Forbidden(`origin ${origin} may not open sockets here`);
@@ -132,7 +131,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       let aborted = false;
       res.onAborted(() => (aborted = true));
       if (sinceText !== null && !/^\d{1,15}$/.test(sinceText)) {
-        return reply(res, new HttpError(400, 'invalid_since', 'since must be the id of an event, as received'));
+        return reply(res, new HttpError('invalid_since', 'since must be the id of an event, as received'));
       }
       const since = sinceText === null ? undefined : Number(sinceText);
       admit(organization, credential, origin, from).then(
@@ -151,7 +150,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         },
         (err) => {
           if (aborted) return;
-          const e = err instanceof HttpError ? err : new HttpError(503, 'unavailable', 'try again');
+          const e = err instanceof HttpError ? err : new HttpError('unavailable', 'try again');
           if (!(err instanceof HttpError)) opts.log.warn({ err }, 'socket admission failed');
           reply(res, e);
         },
@@ -184,7 +183,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   app
     .ws('/ws/chat/:organization/', behavior)
     .ws('/ws/chat/:organization', behavior)
-    .any('/*', (res) => reply(res, new HttpError(404, 'not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
+    .any('/*', (res) => reply(res, new HttpError('not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
 
   /** A socket just opened: live on its topic, or resuming. */
   function start(ws: WebSocket<Agent>) {
@@ -285,13 +284,10 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
 }
 
 function reply(res: HttpResponse, e: HttpError): void {
+  const answer = renderError(e);
   res.cork(() => {
-    res.writeStatus(`${e.status} ${statusText[e.status] ?? 'Error'}`).writeHeader('content-type', 'application/json');
-    if (e instanceof TooManyRequests) res.writeHeader('retry-after', String(e.retryAfterSeconds));
-    res.end(JSON.stringify({ error: { code: e.code, message: e.message } }));
+    res.writeStatus(answer.statusLine);
+    for (const [name, value] of Object.entries(answer.headers)) res.writeHeader(name, value);
+    res.end(answer.body);
   });
 }
-
-const statusText: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable',
-};

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Sql } from 'postgres';
 import type { Authenticate } from '../auth/credentials.ts';
+import { BadRequest } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
@@ -16,29 +17,33 @@ export interface RestOptions {
   maxUploadBytes: number;
   uploadTypes: string[];
   writeRateLimit: number;
+  /** The WebSocket port, named to a client that knocks on this one. */
+  wsPort: number;
 }
 
-/** The REST side: /healthz open; the seed's routes and /media behind a credential. */
+/**
+ * The REST side: /healthz open; the seed's routes and /media behind a credential.
+ * Routing comes first: an unknown path is a 404 and a wrong method a 405 whatever
+ * the credential, and a credential is checked only for a route that exists.
+ */
 export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOptions, log: Logger): Koa<AuthState> {
   const app = new Koa<AuthState>();
   app.silent = true; // errors() logs what matters
   app.use(errors(log));
-
-  const health = healthRoutes(sql);
-  app.use(health.routes()).use(health.allowedMethods({ throw: true }));
-
-  const api = authenticated(authenticate);
-  const media = authenticated(authenticate, { allowQueryToken: true });
-  const files = mediaFiles(sql, opts.mediaDir);
   app.use((ctx, next) => {
-    if (ctx.path.startsWith('/media/')) return media(ctx, () => files(ctx, next));
-    return api(ctx, next);
+    if (ctx.get('upgrade').toLowerCase() !== 'websocket') return next();
+    throw new BadRequest('wrong_port', `WebSocket connections go to port ${opts.wsPort} (WS_PORT); this is the REST port`);
   });
 
   // One router for every route: each router is a pass over its routes per request.
   const router = new Router<AuthState>();
+  healthRoutes(router, sql);
+  // router.use runs only when a route matched (path and method).
+  router.use('/api', authenticated(authenticate));
+  router.use('/media', authenticated(authenticate, { allowQueryToken: true }));
+  router.get('/media/{*file}', mediaFiles(sql, opts.mediaDir));
   helpDeskRoutes(router, sql);
   sendMessageRoutes(router, sql, opts, writeRateLimit(opts.writeRateLimit));
-  app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

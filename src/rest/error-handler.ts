@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { HttpError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable, UnsupportedMediaType } from '../errors.ts';
+import { HttpError, NotFound, PayloadTooLarge, renderError, Unavailable, UnsupportedMediaType } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -11,14 +11,18 @@ export function errors(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.body === undefined && ctx.status === 404) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
+      // The router's 405 (501 for a method it knows nothing of) with Allow set: say it in JSON.
+      if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
+        throw new HttpError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`);
+      }
     } catch (err) {
       const e = toHttpError(err);
       if (e.status >= 500 && !(e instanceof Unavailable)) log.error({ err }, 'request failed');
-      ctx.status = e.status;
-      if (e instanceof TooManyRequests) ctx.set('Retry-After', String(e.retryAfterSeconds));
-      if (e.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
-      ctx.body = { error: { code: e.code, message: e.message } };
+      const answer = renderError(e);
+      ctx.status = answer.status;
+      ctx.set(answer.headers);
+      ctx.body = answer.body;
     }
   };
 }
@@ -38,7 +42,7 @@ function toHttpError(err: unknown): HttpError {
       status === 405 ? 'method_not_allowed'
       : e.type === 'entity.parse.failed' || err instanceof SyntaxError ? 'invalid_json'
       : 'bad_request';
-    return new HttpError(status, code, String(e.message));
+    return new HttpError(code, String(e.message), status);
   }
-  return new HttpError(500, 'internal', 'internal server error');
+  return new HttpError('internal', 'internal server error');
 }

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { BadRequest } from '../errors.ts';
 
 /** Parses caller input with a schema; a failure names the first offending field. */
-export function validate<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+export function validate<T extends z.ZodType>(schema: T, input: unknown, what: 'query' | 'path' | 'body'): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

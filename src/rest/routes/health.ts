@@ -1,10 +1,10 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Sql } from 'postgres';
 import { Unavailable } from '../../errors.ts';
+import type { AuthState } from '../auth.ts';
 
-/** GET /healthz: 200 while the database answers, 503 when it does not. */
-export function healthRoutes(sql: Sql): Router {
-  const router = new Router();
+/** GET /healthz, open to all: 200 while the database answers, 503 when it does not. */
+export function healthRoutes(router: Router<AuthState>, sql: Sql): void {
   router.get('/healthz', async (ctx) => {
     const answered = await Promise.race([
       sql`SELECT 1`.then(() => true, () => false),
@@ -13,5 +13,4 @@ export function healthRoutes(sql: Sql): Router {
     if (!answered) throw new Unavailable('database is unreachable');
     ctx.body = { status: 'ok' };
   });
-  return router;
 }

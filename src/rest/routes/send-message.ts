@@ -58,6 +58,9 @@ export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: Sen
   };
 
   router.post(['/api/send-message', '/api/send-message/'], limit, body, async (ctx) => {
+    // An empty body has no type (type-is): say what is missing, not what type to use.
+    const empty = ctx.request.length === 0 || (ctx.request.length === undefined && !ctx.get('transfer-encoding'));
+    if (empty) throw new BadRequest('invalid_body', 'the body is empty: send help_desk and message (or a file)');
     if (!ctx.is('json', 'urlencoded', 'multipart')) {
       throw new UnsupportedMediaType('send application/json, a form, or multipart/form-data');
     }
