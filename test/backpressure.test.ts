@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { type ServerProcess, startServerProcess } from './helpers/process.ts';
 import { connect, type Frame } from './helpers/socket.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let db: TestDatabase;
 let server: ServerProcess;
@@ -52,7 +53,7 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
     const started = Date.now();
     await writer`INSERT INTO messages (help_desk_id, message) SELECT ${acme.deskId}, ${text} || g FROM generate_series(${i}::int, ${i + 49}::int) g`;
     const want = `${text}${i + 49}`;
-    while (!messages(fast.frames).includes(want)) await fast.quiet(5);
+    await waitFor(() => messages(fast.frames).includes(want), 30_000, `the fast socket to receive ${want}`);
     lags.push(Date.now() - started);
     rssPeak = Math.max(rssPeak, server.rssMiB());
     if (i + 50 === stallFor) {

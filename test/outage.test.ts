@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.ts';
 import { type Deskwire, startDeskwire } from '../src/server.ts';
 import { createDesk } from './helpers/fixtures.ts';
 import { connect, type Frame } from './helpers/socket.ts';
-import { freePort } from './helpers/wait.ts';
+import { freePort, waitFor } from './helpers/wait.ts';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'silent');
 const secret = 'outage-test-secret-long-enough-for-hs256-0123';
@@ -61,31 +61,20 @@ test('a PostgreSQL restart during a stream: no crash, /healthz 503 then 200, eve
   })();
   const health = async () => (await fetch(`${rest}/healthz`)).status;
 
-  while (committed.length < 100) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => committed.length >= 100, 30_000, '100 writes committed before the outage');
   assert.equal(await health(), 200);
   await pg.stop();
-  let sawDown = false;
-  let sawDownAt = 0;
-  for (let i = 0; i < 50 && !sawDown; i++) {
-    sawDown = (await health()) === 503;
-    sawDownAt = Date.now();
-    if (!sawDown) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(sawDown, '/healthz answered 503 while the database was down');
+  await waitFor(async () => (await health()) === 503, 10_000, '/healthz to answer 503 while the database is down');
+  const sawDownAt = Date.now();
   const before = committed.length;
   pg = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port, log });
   const restartedAt = Date.now();
-  while (committed.length < before + 100) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => committed.length >= before + 100, 60_000, '100 more writes committed after the restart');
   writing = false;
   await loop;
   await writer.end({ timeout: 1 });
 
-  let healthy = false;
-  for (let i = 0; i < 50 && !healthy; i++) {
-    healthy = (await health()) === 200;
-    if (!healthy) await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(healthy, '/healthz is 200 again');
+  await waitFor(async () => (await health()) === 200, 10_000, '/healthz to answer 200 again');
 
   const delivered = () => socket.frames.filter((f: Frame) => f.type === 'new_message').map((f) => JSON.parse(f.data).message as string);
   const deadline = Date.now() + 20_000;

@@ -7,6 +7,7 @@ import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
+import { acceptsType } from '../mime.ts';
 import type { AuthState } from '../auth.ts';
 import { validate } from '../validate.ts';
 
@@ -70,7 +71,7 @@ export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: Sen
     const found = parts[0]?.[1];
     const upload = Array.isArray(found) ? found[0] : found;
     if (input.message === null && !upload) throw new BadRequest('invalid_body', 'message or file is required');
-    if (upload && !accepts(opts.uploadTypes, upload.mimetype)) {
+    if (upload && !acceptsType(opts.uploadTypes, upload.mimetype)) {
       throw new UnsupportedMediaType(`file type ${upload.mimetype ?? 'unknown'} is not accepted (accepted: ${opts.uploadTypes.join(', ')})`);
     }
 
@@ -90,11 +91,4 @@ export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: Sen
     ctx.type = 'application/json';
     ctx.body = row.body;
   });
-}
-
-/** Whether a declared MIME type matches the accepted list (`image/*` matches `image/png`). */
-function accepts(types: string[], mimetype: string | null | undefined): boolean {
-  const declared = (mimetype ?? '').toLowerCase().split(';')[0]!.trim();
-  const family = declared.split('/')[0] + '/*';
-  return declared !== '' && (types.includes(declared) || types.includes(family));
 }
