@@ -4,7 +4,7 @@ import { createAuthenticator } from './auth/credentials.ts';
 import type { Config } from './config.ts';
 import { channels, credentialId } from './domain.ts';
 import { streamEvents } from './events/listener.ts';
-import { lastLogged, replay } from './events/replay.ts';
+import { createResumes } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
 import { startSequencer } from './events/sequencer.ts';
 import { closeCodes, type Gateway, startGateway } from './gateway/sockets.ts';
@@ -39,15 +39,12 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     connection: { application_name: 'deskwire' },
   });
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
-  // The last position published per organization, and from where this process saw
-  // every event: a socket resuming from an id at or past both has missed nothing,
-  // and needs no query (a reconnect storm of 10,000 sockets is then no storm for the database).
-  const lastByOrganization = new Map<string, number>();
+  const resumes = createResumes(sql, resumeWaitMs);
   let gateway: Gateway | undefined;
   const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
     onEvent: (e) => {
-      lastByOrganization.set(e.organization, e.position);
+      resumes.published(e);
       gateway?.publish(e);
     },
     channels: {
@@ -56,7 +53,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     },
     log,
   });
-  const seenFrom = events.position(); // every event after it goes through onEvent
+  resumes.follow(events);
   // Sockets are let in only once the stream has read the log to its end: a client
   // resuming from the id it saw on the process before this one is then behind or
   // level with what this one has published, never ahead of it.
@@ -68,18 +65,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     authenticate,
     connectionsPerCredential: config.wsConnectionsPerToken,
     allowedOrigins: config.allowedOrigins,
-    replay: async (organization, since) => {
-      // A client may have seen an event this process has not published yet (it
-      // came from another process): wait for the stream to reach it, if the log has it.
-      if (since > events.position()) {
-        if (since > (await lastLogged(sql))) return 'resync'; // not from this database's log (or lost with a crash of it)
-        if (!(await events.reached(since, resumeWaitMs))) throw new Error(`the event stream has not reached ${since} yet`);
-      }
-      const upto = events.position();
-      if (since >= seenFrom && (lastByOrganization.get(organization) ?? 0) <= since) return { frames: [], upto };
-      const frames = await replay(sql, organization, since, upto);
-      return frames === 'resync' ? frames : { frames, upto };
-    },
+    replay: resumes.replay,
     log,
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);

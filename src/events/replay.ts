@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
-import { eventsOf, type LoggedChange } from './event.ts';
+import { type DeskEvent, eventsOf, type LoggedChange } from './event.ts';
+import type { EventStream } from './listener.ts';
 
 /** A resume asking for more than this is told to reload over REST instead. */
 export const maxReplay = 10_000;
@@ -30,4 +31,49 @@ export async function lastLogged(sql: Sql): Promise<number> {
   const [row] = await sql<{ last: string }[]>`
     SELECT position + (desk IS NOT NULL)::int AS last FROM events ORDER BY position DESC LIMIT 1`;
   return Number(row?.last ?? 0);
+}
+
+/** How one process answers resuming sockets, from its event stream and the log. */
+export interface Resumes {
+  /** Every event this process publishes passes here first. */
+  published(e: DeskEvent): void;
+  /** The stream, once running: every event after its position then passes through published(). */
+  follow(events: EventStream): void;
+  /**
+   * An organization's frames after `since` up to `upto`, where every event past
+   * `upto` is published live from now on; or 'resync'. Throws if the stream has
+   * not reached `since` within the wait (the client should resume again).
+   */
+  replay(organization: string, since: number): Promise<{ frames: string[]; upto: number } | 'resync'>;
+}
+
+export function createResumes(sql: Sql, waitMs: number): Resumes {
+  // The last position published per organization, and from where this process saw
+  // every event: a socket resuming from an id at or past both has missed nothing and
+  // needs no query (a reconnect storm of 10,000 sockets is then no storm for the database).
+  const lastByOrganization = new Map<string, number>();
+  let events: EventStream | undefined;
+  let seenFrom = Infinity;
+  return {
+    published(e) {
+      lastByOrganization.set(e.organization, e.position);
+    },
+    follow(stream) {
+      events = stream;
+      seenFrom = stream.position();
+    },
+    async replay(organization, since) {
+      if (!events) throw new Error('resumes are answered only once the event stream runs');
+      // A client may have seen an event this process has not published yet (it
+      // came from another process): wait for the stream to reach it, if the log has it.
+      if (since > events.position()) {
+        if (since > (await lastLogged(sql))) return 'resync'; // not from this database's log (or lost with a crash of it)
+        if (!(await events.reached(since, waitMs))) throw new Error(`the event stream has not reached ${since} yet`);
+      }
+      const upto = events.position();
+      if (since >= seenFrom && (lastByOrganization.get(organization) ?? 0) <= since) return { frames: [], upto };
+      const frames = await replay(sql, organization, since, upto);
+      return frames === 'resync' ? frames : { frames, upto };
+    },
+  };
 }

@@ -1,29 +1,17 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { bearer, type Authenticate, type Principal } from '../auth/credentials.ts';
-import { Forbidden, HttpError, renderError, TooManyRequests } from '../errors.ts';
+import { bearer, type Authenticate } from '../auth/credentials.ts';
+import { organizationTopic as topic } from '../domain.ts';
+import { HttpError } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
-import { organizationName, organizationNameRule, organizationTopic as topic } from '../domain.ts';
-import { resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
+import { createAdmission } from './admission.ts';
+import type { Agent, AgentSocket } from './agent.ts';
 import { raiseListenBacklog } from './backlog.ts';
-import uWS, { type HttpResponse, type WebSocket, type WebSocketBehavior, type us_listen_socket } from './uws.ts';
+import { reply } from './replies.ts';
+import { createResuming, type Replay } from './resume.ts';
+import { startSweeps } from './sweeps.ts';
+import uWS, { type WebSocketBehavior, type us_listen_socket } from './uws.ts';
 
-interface Agent {
-  organization: string;
-  credential: string;
-  expiresAt: number | undefined;
-  /** The last event position the client saw, when it resumes. */
-  since: number | undefined;
-  /** Unsent bytes at the last backpressure sweep. */
-  buffered: number;
-}
-
-/** A resuming socket: live events wait here while its replay is read. */
-interface CatchingUp {
-  ws: WebSocket<Agent>;
-  waiting: DeskEvent[];
-  closed: boolean;
-}
+export { closeCodes } from './agent.ts';
 
 export interface Gateway {
   port: number;
@@ -44,71 +32,33 @@ export interface GatewayOptions {
   connectionsPerCredential: number;
   /** Origins allowed to open a browser socket; undefined: any. */
   allowedOrigins: string[] | undefined;
-  /**
-   * Frames of an organization's events after `since`, up to `upto`: every event
-   * published from the call on with a position past upto is live; or 'resync'.
-   */
-  replay(organization: string, since: number): Promise<{ frames: string[]; upto: number } | 'resync'>;
+  replay: Replay;
   log: Logger;
 }
 
 /** Agents have nothing to say over the socket; what they send is read and dropped. */
 const maxClientFrameBytes = 4 * 1024;
 /**
- * A socket over this much unsent data that has not drained since the last sweep
- * is closed with 4008: the client resumes with ?since= and loses nothing.
- */
-const behindBytes = 1024 * 1024;
-const backpressureSweepMs = 250;
-/**
- * A safety net far above: past this, uWS closes the socket at once (1006) rather
- * than drop a frame for it, so a socket is never left open having missed one.
+ * A safety net far above the 4008 sweep: past this, uWS closes the socket at once
+ * (1006) rather than drop a frame for it, so a socket is never left open having missed one.
  */
 const maxBackpressureBytes = 64 * 1024 * 1024;
-/** A resuming socket whose live frames pile up this high while its replay is read. */
-const maxWaitingFrames = 10_000;
 /** Handshakes the kernel may queue for us (capped by net.core.somaxconn): a fleet reconnecting at once. */
 const listenBacklog = 65535;
-/** How often sockets whose token has expired are looked for. */
-const expirySweepMs = 10_000;
-
-export const closeCodes = { tokenExpired: 4001, revoked: 4003, tooFarBehind: 4008 } as const;
-// Closes are ws.end() outside any cork: uWS (v20.47) sends TCP's FIN after the close
-// frame only then, and after a close frame it reads nothing but the FIN, so a corked
-// end() left the connection open until its timeout for every client that waits for
-// the server to close first (RFC 6455 §7.1.1).
 
 /**
  * The WebSocket side: ws://HOST:WS_PORT/ws/chat/<organization>/?token=…
- * The credential is checked in the upgrade, before the socket exists; each socket
- * then subscribes to its organization's topic, and uWS's pub/sub does the fan-out.
+ * The credential is checked in the upgrade (admission.ts), before the socket
+ * exists; each socket then listens on its organization's topic, after a replay
+ * if it resumes (resume.ts), and uWS's pub/sub does the fan-out.
  */
 export function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  const sockets = new Set<WebSocket<Agent>>();
-  const perCredential = new Map<string, number>();
-  const attempts = new RateLimiterMemory({ points: opts.connectionsPerCredential, duration: 10 });
-  const catchingUp = new Map<string, Set<CatchingUp>>();
+  const sockets = new Set<AgentSocket>();
+  const admission = createAdmission(opts);
+  const resuming = createResuming(opts.replay, opts.log);
   /** The socket `open` was last called with (see there). */
-  let opened: WebSocket<Agent> | undefined;
+  let opened: AgentSocket | undefined;
   const app = uWS.App();
-
-  async function admit(organization: string, credential: string | undefined, origin: string, from: string): Promise<Principal> {
-    if (!organizationName.test(organization)) {
-      throw new HttpError('invalid_organization', `organization ${organizationNameRule}`);
-    }
-    if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin)) {
-      throw new Forbidden(`origin ${origin} may not open sockets here`);
-    }
-    const principal = await opts.authenticate(credential, from);
-    if (principal.organization !== organization) {
-      throw new Forbidden(`this token opens organization "${principal.organization}" only`);
-    }
-    const refused = await attempts.consume(principal.credential).then(() => false, () => true);
-    if (refused || (perCredential.get(principal.credential) ?? 0) >= opts.connectionsPerCredential) {
-      throw new TooManyRequests(`at most ${opts.connectionsPerCredential} sockets per credential`, 10);
-    }
-    return principal;
-  }
 
   const behavior: WebSocketBehavior<Agent> = {
     compression: uWS.DISABLED,
@@ -134,7 +84,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         return reply(res, new HttpError('invalid_since', 'since must be the id of an event, as received'));
       }
       const since = sinceText === null ? undefined : Number(sinceText);
-      admit(organization, credential, origin, from).then(
+      admission.admit(organization, credential, origin, from).then(
         (p) => {
           if (aborted) return;
           opened = undefined;
@@ -145,7 +95,7 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
             );
           });
           // Only now, with cork returned (see `open`), may the socket touch uWS's heap.
-          const ws = opened as WebSocket<Agent> | undefined;
+          const ws = opened as AgentSocket | undefined;
           if (ws && sockets.has(ws)) start(ws);
         },
         (err) => {
@@ -163,20 +113,16 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // memory (ws.subscribe creating a topic did) can put such bytes there, so `open`
     // only records the socket: the upgrade callback starts it once cork has returned.
     open(ws) {
-      const agent = ws.getUserData();
       sockets.add(ws);
-      perCredential.set(agent.credential, (perCredential.get(agent.credential) ?? 0) + 1);
+      admission.opened(ws.getUserData().credential);
       opened = ws;
     },
     // Never relayed: the seed echoed client frames to the group, so anyone could forge events.
     message() {},
     close(ws) {
       sockets.delete(ws);
-      for (const c of catchingUp.get(ws.getUserData().organization) ?? []) if (c.ws === ws) c.closed = true;
-      const { credential } = ws.getUserData();
-      const left = (perCredential.get(credential) ?? 1) - 1;
-      if (left > 0) perCredential.set(credential, left);
-      else perCredential.delete(credential);
+      resuming.closed(ws);
+      admission.closed(ws.getUserData().credential);
     },
   };
 
@@ -186,78 +132,13 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     .any('/*', (res) => reply(res, new HttpError('not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
 
   /** A socket just opened: live on its topic, or resuming. */
-  function start(ws: WebSocket<Agent>) {
+  function start(ws: AgentSocket) {
     const agent = ws.getUserData();
     if (agent.since === undefined) ws.subscribe(topic(agent.organization));
-    else resume(ws, agent.organization, agent.since);
+    else resuming.resume(ws, agent.organization, agent.since);
   }
 
-  /**
-   * Replays what the client missed, then puts it on the live topic. Events
-   * published from now on wait in `waiting`; the replay reads the log up to a
-   * position it was published to (`upto`). Both go out in order before the socket
-   * subscribes, in one go, each event once: ids only ever increase.
-   */
-  function resume(ws: WebSocket<Agent>, organization: string, since: number) {
-    const entry: CatchingUp = { ws, waiting: [], closed: false };
-    const set = catchingUp.get(organization) ?? new Set();
-    catchingUp.set(organization, set.add(entry));
-    const done = () => {
-      set.delete(entry);
-      if (set.size === 0) catchingUp.delete(organization);
-    };
-    opts.replay(organization, since).then(
-      (replayed) => {
-        done();
-        if (entry.closed) return;
-        ws.cork(() => {
-          if (replayed === 'resync') ws.send(resyncFrame);
-          else for (const f of replayed.frames) ws.send(f);
-          const after = replayed === 'resync' ? since : replayed.upto;
-          for (const e of entry.waiting) if (e.position > after) ws.send(e.frame);
-          ws.subscribe(topic(organization));
-        });
-      },
-      (err) => {
-        done();
-        opts.log.warn({ err }, 'replay failed; the client should resume again');
-        if (!entry.closed) ws.end(1011, 'replay failed; resume again');
-      },
-    );
-  }
-
-  // A socket lives no longer than its token.
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const ws of sockets) {
-      const { expiresAt } = ws.getUserData();
-      if (expiresAt !== undefined && expiresAt <= now) ws.end(closeCodes.tokenExpired, 'token expired');
-    }
-  }, expirySweepMs);
-  sweep.unref();
-
-  // A socket that stopped reading is closed before it holds more than its share.
-  const behind = setInterval(() => {
-    for (const ws of sockets) {
-      const agent = ws.getUserData();
-      const buffered = ws.getBufferedAmount();
-      if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
-        ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
-      }
-      agent.buffered = buffered;
-    }
-  }, backpressureSweepMs);
-  behind.unref();
-
-  const publish = (e: DeskEvent) => {
-    app.publish(topic(e.organization), e.frame, false, false);
-    for (const c of catchingUp.get(e.organization) ?? []) {
-      if (c.waiting.push(e) > maxWaitingFrames && !c.closed) {
-        c.closed = true;
-        c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
-      }
-    }
-  };
+  const stopSweeps = startSweeps(sockets);
 
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
@@ -268,26 +149,19 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       resolve({
         port,
-        publish,
+        publish(e) {
+          app.publish(topic(e.organization), e.frame, false, false);
+          resuming.published(e);
+        },
         disconnect(credential, code, reason) {
           for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);
         },
         close() {
-          clearInterval(sweep);
-          clearInterval(behind);
+          stopSweeps();
           uWS.us_listen_socket_close(token);
           for (const ws of sockets) ws.end(1001, 'server shutting down');
         },
       });
     });
-  });
-}
-
-function reply(res: HttpResponse, e: HttpError): void {
-  const answer = renderError(e);
-  res.cork(() => {
-    res.writeStatus(answer.statusLine);
-    for (const [name, value] of Object.entries(answer.headers)) res.writeHeader(name, value);
-    res.end(answer.body);
   });
 }

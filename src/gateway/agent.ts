@@ -1,0 +1,20 @@
+import type { WebSocket } from './uws.ts';
+
+/** What a socket carries: who opened it, for which organization, from where it resumes. */
+export interface Agent {
+  organization: string;
+  credential: string;
+  expiresAt: number | undefined;
+  /** The last event position the client saw, when it resumes. */
+  since: number | undefined;
+  /** Unsent bytes at the last backpressure sweep. */
+  buffered: number;
+}
+
+export type AgentSocket = WebSocket<Agent>;
+
+export const closeCodes = { tokenExpired: 4001, revoked: 4003, tooFarBehind: 4008 } as const;
+// Closes are ws.end() outside any cork: uWS (v20.47) sends TCP's FIN after the close
+// frame only then, and after a close frame it reads nothing but the FIN, so a corked
+// end() left the connection open until its timeout for every client that waits for
+// the server to close first (RFC 6455 §7.1.1).
