@@ -2,7 +2,9 @@
 //
 // Every scenario against a baseline measured in the same run, every process its
 // own (deskwire, the baselines, each load generator). Writes bench/results/report.json
-// and bench/results/report.md; the README carries the last full run's table.
+// and bench/results/report.md, and the table to bench/results/runs/ (kept in git);
+// docs/performance.md carries the last full run's table.
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,5 +71,10 @@ const markdown = [
 await mkdir(join(projectRoot, 'bench', 'results'), { recursive: true });
 await writeFile(join(projectRoot, 'bench', 'results', 'report.json'), JSON.stringify(report, null, 2) + '\n');
 await writeFile(join(projectRoot, 'bench', 'results', 'report.md'), markdown + '\n');
-console.log('\n' + markdown + '\n\nreport: bench/results/report.json, bench/results/report.md');
+// The table of every run, kept in git (bench/results/runs/): the history of the numbers.
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+const runFile = join('bench', 'results', 'runs', `${report.date.slice(0, 19).replace(/:/g, '-')}-${report.mode}.json`);
+await mkdir(join(projectRoot, 'bench', 'results', 'runs'), { recursive: true });
+await writeFile(join(projectRoot, runFile), JSON.stringify({ date: report.date, mode: report.mode, commit, machine, seconds: report.seconds, rows }, null, 2) + '\n');
+console.log('\n' + markdown + `\n\nreport: bench/results/report.json, bench/results/report.md; the table: ${runFile}`);
 process.exit(0);

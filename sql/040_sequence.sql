@@ -1,38 +1,9 @@
 -- Changed rows -> numbered events -> NOTIFY deskwire, by one sequencer; writers do
 -- nothing for it.
 --
--- Why not the writers: a transaction that NOTIFYs takes one global lock from just
--- before its commit until after its WAL flush, so concurrent writers lose group
--- commit (measured: 0.25x the throughput at 16 writers). A trigger that logs each
--- write costs them too (0.8x at 8 writers, before anything is sent). So a writer
--- of messages only leaves its transaction id on the rows it writes (written_by, a
--- column default; sql/010_timestamps.sql for updates), and the gateway's sequencer
--- (src/events/sequencer.ts) finds the changes. Desks and clients, written far less
--- often, note theirs in desk_changes (sql/030_desk_changes.sql), read the same way.
---
--- How: the sequencer keeps the snapshot it last looked at, prev. What changed
--- since is exactly what the transactions that were not yet visible in prev, and
--- are now, wrote: rows whose written_by is at or above prev's xmax (those started
--- after it) or among prev's in-flight list (those running then). Both are index
--- scans on written_by; a row of a transaction still running is invisible to the
--- scan and comes with the next window. Taken in one statement, the scan and the
--- new snapshot agree, so every committed transaction falls in exactly one window:
--- nothing twice, nothing missed, however long a writer stays open or in whatever
--- order writers commit. A long-open transaction is one more id in the in-flight
--- list, not a reason to scan more.
---
--- Messages and desk_changes are looked at apart, each with its own last snapshot:
--- the messages' window is the hot path, a statement of few steps, and
--- desk_changes is looked at only when it has rows.
---
--- The log (table events) is narrow: what changed, not its JSON. A replay renders
--- the rows as they are then (deskwire.logged_changes); an event whose row is gone
--- is left out, its later events tell the change.
---
--- Positions follow the order windows are taken in: one sequencer, one window at a
--- time, each committed before the next is taken. A reader that has seen position P
--- has seen everything below it: that is what makes `?since=` resumes exact.
---
+-- Why not the writers, how a window of committed changes is found between two
+-- snapshots, and why positions make resumes exact: docs/architecture.md.
+
 -- Each NOTIFY payload is lines of "<position> <organization> <type> <data>", and
 -- for a message that is now its desk's last, a tab and the desk's JSON (the
 -- update_helpdesk at position + 1); as many lines as fit in 7,900 bytes
@@ -49,8 +20,8 @@ $$;
 -- enable_mergejoin off, plan_cache_mode = force_generic_plan and jit off
 -- (src/events/sequencer.ts): rows are found by their keys whatever the statistics
 -- say (a young table's statistics once planned a batch as a scan of the whole
--- table per row), and a plan is made once. As SET clauses here those cost every
--- call 25 us.
+-- table per row), and a plan is made once. As SET clauses here they would cost
+-- every call its own SETs.
 
 -- Sends lines as NOTIFY payloads of at most 7,900 bytes each.
 CREATE OR REPLACE FUNCTION deskwire.notify_lines(lines text[]) RETURNS void
@@ -303,8 +274,8 @@ $$;
 -- loop behind for long. One CALL a second: a round trip per millisecond cost the
 -- gateway more CPU than its fan-out.
 -- After a window that sent something it waits busy_poll_ms: while writes keep
--- coming, a window costs a fixed ~0.4 ms however few rows it has, and on two cores
--- that came out of the writers' share. After a window of heavy_rows messages or
+-- coming, a window costs about the same however few rows it has, and that comes
+-- out of the writers' share of the cores. After a window of heavy_rows messages or
 -- more (writes pouring in: 4 in 5 ms is 800 a second) it waits heavy_poll_ms: most of
 -- what a window costs, here and downstream (the gateway's NOTIFY, each socket's
 -- write), is a process woken, not a row, so fewer and fuller windows leave the

@@ -2,13 +2,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
 import { mintToken } from '../src/auth/tokens.ts';
 import { projectRoot } from '../src/config.ts';
+import { unreachableFolders } from '../src/db/embedded.ts';
 
 const adminUrl = process.env.DESKWIRE_TEST_ADMIN_URL!;
 const secret = 'a-start-test-secret-of-enough-length-0123456789';
@@ -149,4 +150,14 @@ test('without DATABASE_URL, start runs an embedded PostgreSQL under DATA_DIR, an
   }
   assert.ok((await stat(join(dataDir, 'postgres', 'PG_VERSION'))).isFile());
   assert.ok((await stat(join(dataDir, 'media'))).isDirectory());
+});
+
+test('as root, a DATA_DIR other users cannot enter stops the embedded start with the chmod that fixes it', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const closed = join(tmp, 'closed');
+  await mkdir(closed, { mode: 0o700 });
+  const dataDir = join(closed, 'data');
+  const child = run('main', { DATABASE_URL: undefined, PORT: '0', WS_PORT: '0', DATA_DIR: dataDir });
+  assert.equal(await exited(child), 1, child.output());
+  assert.ok(child.output().includes(`cannot enter ${closed}: run \\"chmod o+x ${closed}\\"`), child.output());
+  assert.deepEqual(await unreachableFolders(dataDir), [closed]);
 });

@@ -42,7 +42,7 @@ export function createAuthenticator(sql: Sql, jwtSecret: string, failuresPerMinu
   };
 }
 
-/** Verified tokens kept (each until it expires): an HMAC per request was a tenth of a request's CPU. */
+/** Verified tokens kept (each until it expires): an HMAC per request was a good share of a request's CPU. */
 const verifiedTokensKept = 10_000;
 
 function verify(sql: Sql, jwtSecret: string): (credential: string | undefined) => Promise<Principal> {

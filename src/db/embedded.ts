@@ -33,7 +33,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const database = opts.database ?? 'deskwire';
   const clusterDir = join(opts.dataDir, 'postgres');
   await mkdir(opts.dataDir, { recursive: true });
-  if (process.getuid?.() === 0) await assertReachableByOthers(projectRoot);
+  if (process.getuid?.() === 0) {
+    await assertReachableByOthers(projectRoot);
+    await assertReachableByOthers(opts.dataDir);
+  }
   const password = await clusterPassword(opts.dataDir);
   const port = opts.port ?? (await freePort());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -88,19 +91,27 @@ async function loadEmbeddedPostgres() {
 
 /**
  * As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able
- * to reach its binaries under node_modules. A 0700 folder above the project (what
- * `mktemp -d` makes) stops it with an obscure error; say what to do instead.
+ * to reach its binaries under node_modules and its cluster under DATA_DIR. A 0700
+ * folder above the project (root's home, what `mktemp -d` makes) stops it with an
+ * obscure error; say what to do instead. (Staging both elsewhere was weighed: the
+ * cluster would then live outside DATA_DIR, where nobody looks for it.)
  */
 async function assertReachableByOthers(dir: string): Promise<void> {
+  const blocked = await unreachableFolders(dir);
+  if (blocked.length) {
+    throw new Error(
+      `the embedded PostgreSQL runs as the user "postgres", which cannot enter ${blocked.join(', ')}: ` +
+        `run "chmod o+x ${blocked.join(' ')}", move the project, or set DATABASE_URL`,
+    );
+  }
+}
+
+/** The folders from `dir` up to / that other users cannot enter (no o+x). */
+export async function unreachableFolders(dir: string): Promise<string[]> {
+  const blocked: string[] = [];
   for (let d = dir; ; d = dirname(d)) {
-    const { mode } = await stat(d);
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `the embedded PostgreSQL runs as the user "postgres", which cannot enter ${d} ` +
-          `(mode ${(mode & 0o777).toString(8)}): move the project, run "chmod o+x ${d}", or set DATABASE_URL`,
-      );
-    }
-    if (dirname(d) === d) return;
+    if (((await stat(d)).mode & 0o001) === 0) blocked.unshift(d);
+    if (dirname(d) === d) return blocked;
   }
 }
 
