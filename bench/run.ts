@@ -73,8 +73,8 @@ await writeFile(join(projectRoot, 'bench', 'results', 'report.json'), JSON.strin
 await writeFile(join(projectRoot, 'bench', 'results', 'report.md'), markdown + '\n');
 // The table of every run, kept in git (bench/results/runs/): the history of the numbers.
 const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).stdout?.trim() || 'unknown';
-const runFile = join('bench', 'results', 'runs', `${report.date.slice(0, 19).replace(/:/g, '-')}-${report.mode}.json`);
+const runFile = join('bench', 'results', 'runs', `${report.date.slice(0, 19).replace(/:/g, '-')}-${report.mode}${args.only ? '-' + chosen.join('-') : ''}.json`);
 await mkdir(join(projectRoot, 'bench', 'results', 'runs'), { recursive: true });
-await writeFile(join(projectRoot, runFile), JSON.stringify({ date: report.date, mode: report.mode, commit, machine, seconds: report.seconds, rows }, null, 2) + '\n');
+await writeFile(join(projectRoot, runFile), JSON.stringify({ date: report.date, mode: report.mode, scenarios: chosen, commit, machine, seconds: report.seconds, rows }, null, 2) + '\n');
 console.log('\n' + markdown + `\n\nreport: bench/results/report.json, bench/results/report.md; the table: ${runFile}`);
 process.exit(0);
