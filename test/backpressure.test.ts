@@ -80,7 +80,7 @@ test('a socket that stops reading is closed with 4008 and resumes losslessly; th
   assert.ok(got.length < total, 'it was cut off before everything');
 
   const resumed = await socket(`&since=${lastId}`);
-  while (got.length + messages(resumed.frames).length < total) await resumed.quiet(20);
+  await waitFor(() => got.length + messages(resumed.frames).length >= total, 30_000, `the resumed socket to bring the total to ${total}`);
   await resumed.quiet(200);
   const all = [...got, ...messages(resumed.frames)];
   assert.equal(all.length, total, 'with the resume it got every event');

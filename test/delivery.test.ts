@@ -5,6 +5,7 @@ import { pruneOnce } from '../src/events/retention.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { connect, type Frame, type TestSocket } from './helpers/socket.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let server: TestServer;
 let acme: Desk;
@@ -119,15 +120,15 @@ describe('the gateway never misses what was committed', () => {
       if (i === 100 || i === 200) {
         // Wait for a LISTEN connection other than the one killed before, then kill it.
         let pid: number | undefined;
-        while (pid === undefined) {
+        await waitFor(async () => {
           const [row] = await server.db.sql`
             SELECT pid FROM pg_stat_activity
             WHERE application_name = 'deskwire-listener' AND datname = current_database() AND NOT (pid = ANY (${killed}::int[]))`;
           pid = row?.pid;
-          if (pid === undefined) await new Promise((r) => setTimeout(r, 5));
-        }
-        killed.push(pid);
-        kills.push(server.db.sql`SELECT pg_terminate_backend(${pid}::int) AS ok`.execute()); // queries are lazy: run it now
+          return pid !== undefined;
+        }, 10_000, 'a new LISTEN connection');
+        killed.push(pid!);
+        kills.push(server.db.sql`SELECT pg_terminate_backend(${pid!}::int) AS ok`.execute()); // queries are lazy: run it now
       }
       writes.push(writer`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${`stream ${i}`})`.execute());
       if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));

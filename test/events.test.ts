@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { connect, type Frame, type TestSocket } from './helpers/socket.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let server: TestServer;
 let acme: Desk;
@@ -125,7 +126,7 @@ describe('a row written with plain SQL', () => {
       INSERT INTO messages (help_desk_id, message)
       SELECT d, 'bulk ' || i FROM generate_series(1, 150) i, unnest(${[acme.deskId, globex.deskId]}::uuid[]) d`;
     const bulkA = async (s: TestSocket) => {
-      while (s.frames.filter((f) => f.type === 'new_message' && data(f).message.startsWith('bulk ')).length < 150) await s.quiet(20);
+      await waitFor(() => s.frames.filter((f) => f.type === 'new_message' && data(f).message.startsWith('bulk ')).length >= 150, 15_000, '150 bulk messages on a socket');
       return s.frames.filter((f) => f.type === 'new_message' && data(f).message.startsWith('bulk ')).map((f) => data(f).message);
     };
     const expected = Array.from({ length: 150 }, (_, i) => `bulk ${i + 1}`);

@@ -28,8 +28,8 @@ export async function connections(ctx: Context): Promise<Result> {
   for (let r = 0; r < rounds; r++) {
     for (const server of ['deskwire', 'ws'] as const) {
       // A fresh server each round, deskwire as the baseline: the one that served the
-      // fan-out holds garbage its GC may hand back while sockets arrive (once 26 MiB,
-      // which made a socket's share negative).
+      // fan-out holds garbage its GC may hand back while sockets arrive (enough, once,
+      // to make a socket's share negative).
       const baseline = server === 'ws' ? run('bench/baselines/ws-server.ts', { url: ctx.url, secret: ctx.deskwire.secret }) : undefined;
       const fresh = server === 'deskwire' ? await startDeskwire(ctx.url, dataDir) : undefined;
       const url = baseline ? (await baseline.next<{ ws: string }>()).ws : fresh!.ws;
