@@ -69,9 +69,12 @@ CREATE TABLE help_desks (
   client_id uuid NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   updated_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  assignee text,
+  CONSTRAINT help_desks_assignee_check CHECK (((assignee IS NULL) OR ((length(assignee) >= 1) AND (length(assignee) <= 256)))),
   CONSTRAINT help_desks_client_id_organization_fkey FOREIGN KEY (client_id, organization) REFERENCES clients(id, organization) ON UPDATE CASCADE ON DELETE CASCADE,
   CONSTRAINT help_desks_pkey PRIMARY KEY (id)
 );
+CREATE INDEX help_desks_assignee_idx ON public.help_desks USING btree (organization, assignee) WHERE (assignee IS NOT NULL);
 CREATE INDEX help_desks_client_id_idx ON public.help_desks USING btree (client_id);
 CREATE INDEX help_desks_organization_created_at_idx ON public.help_desks USING btree (organization, created_at DESC, id DESC);
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.help_desks FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
@@ -199,6 +202,7 @@ AS $function$
     || '","updated_at":"' || deskwire.iso(d.updated_at)
     || '","uuid":"' || d.id
     || '","client":' || deskwire.client_json(c)
+    || ',"assignee":' || deskwire.json_string(d.assignee)
     || ',"last_message":'
 $function$;
 
@@ -210,7 +214,8 @@ AS $function$
     INSERT INTO desk_prefixes (desk_id, organization, prefix)
     SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
     FROM help_desks d JOIN clients c ON c.id = d.client_id
-    WHERE NOT EXISTS (SELECT 1 FROM desk_prefixes p WHERE p.desk_id = d.id)
+    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix
+    WHERE desk_prefixes.prefix IS DISTINCT FROM excluded.prefix OR desk_prefixes.organization IS DISTINCT FROM excluded.organization
     RETURNING 1
   )
   SELECT count(*) FROM filled

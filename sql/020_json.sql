@@ -69,6 +69,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     || '","updated_at":"' || deskwire.iso(d.updated_at)
     || '","uuid":"' || d.id
     || '","client":' || deskwire.client_json(c)
+    || ',"assignee":' || deskwire.json_string(d.assignee)
     || ',"last_message":'
 $$;
 

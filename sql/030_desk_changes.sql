@@ -61,16 +61,18 @@ CREATE OR REPLACE TRIGGER _800_desk_changes AFTER UPDATE ON clients
   REFERENCING NEW TABLE AS updated
   FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_clients_updated();
 
--- Desks written while these triggers did not run (before this version, a restore,
--- session_replication_role = replica) get their prefix here: after sql/ is
--- applied (src/db/migrate.ts), and from whoever bulk-loads desks that way.
+-- Desks written while these triggers did not run (a restore,
+-- session_replication_role = replica), or kept in an older JSON shape, get their
+-- prefix here: after sql/ is applied (src/db/migrate.ts), and from whoever
+-- bulk-loads desks that way. Only prefixes that differ are written.
 CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint
 LANGUAGE sql AS $$
   WITH filled AS (
     INSERT INTO desk_prefixes (desk_id, organization, prefix)
     SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
     FROM help_desks d JOIN clients c ON c.id = d.client_id
-    WHERE NOT EXISTS (SELECT 1 FROM desk_prefixes p WHERE p.desk_id = d.id)
+    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix
+    WHERE desk_prefixes.prefix IS DISTINCT FROM excluded.prefix OR desk_prefixes.organization IS DISTINCT FROM excluded.organization
     RETURNING 1
   )
   SELECT count(*) FROM filled

@@ -96,7 +96,8 @@ describe('the seed routes', () => {
     const list = await res.json();
     assert.deepEqual(list.map((d: any) => d.uuid), [newer.deskId, older.deskId]);
     const [n, o] = list;
-    assert.deepEqual(Object.keys(o), ['created_at', 'updated_at', 'uuid', 'client', 'last_message']);
+    assert.deepEqual(Object.keys(o), ['created_at', 'updated_at', 'uuid', 'client', 'assignee', 'last_message']);
+    assert.equal(o.assignee, null, 'nobody, until assigned');
     assert.deepEqual(Object.keys(o.client), ['uuid', 'created_at', 'updated_at', 'name', 'phone']);
     assert.deepEqual({ name: o.client.name, phone: o.client.phone, uuid: o.client.uuid }, { name: 'Older', phone: '1', uuid: older.clientId });
     assert.match(o.client.created_at, isoWithOffset);

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
 import { mediaFiles } from './media.ts';
+import { assignRoutes } from './routes/assign.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helpDeskRoutes } from './routes/help-desks.ts';
 import { sendMessageRoutes } from './routes/send-message.ts';
@@ -42,8 +43,10 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
   router.use('/api', authenticated(authenticate));
   router.use('/media', authenticated(authenticate, { allowQueryToken: true }));
   router.get('/media/{*file}', mediaFiles(sql, opts.mediaDir));
+  const writes = writeRateLimit(opts.writeRateLimit);
   helpDeskRoutes(router, sql);
-  sendMessageRoutes(router, sql, opts, writeRateLimit(opts.writeRateLimit));
+  assignRoutes(router, sql, opts, writes);
+  sendMessageRoutes(router, sql, opts, writes);
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -1,0 +1,48 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { koaBody } from 'koa-body';
+import type { Sql } from 'postgres';
+import { z } from 'zod';
+import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
+import type { AuthState } from '../auth.ts';
+import { validate } from '../validate.ts';
+
+const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
+const Body = z.strictObject({
+  // An agent: the `sub` of the tokens it uses. null: nobody.
+  assignee: z
+    .string()
+    .min(1, 'must not be empty (null unassigns)')
+    .max(256)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
+    .nullable(),
+});
+
+/**
+ * PATCH /api/help-desks/<uuid>/ {"assignee": "<sub>" | null}: 200 with the desk.
+ * A plain SQL UPDATE of help_desks.assignee does the same, event included.
+ */
+export function assignRoutes(router: Router<AuthState>, sql: Sql, opts: { maxBodyBytes: number }, limit: Koa.Middleware<AuthState>): void {
+  const json = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: opts.maxBodyBytes });
+  router.patch(['/api/help-desks/:uuid', '/api/help-desks/:uuid/'], limit, json, async (ctx) => {
+    const { uuid } = validate(DeskParams, ctx.params, 'path');
+    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new BadRequest('invalid_body', 'the body is empty: send {"assignee": "<agent>" | null}');
+    if (!ctx.is('json')) throw new UnsupportedMediaType('send application/json');
+    const { assignee } = validate(Body, ctx.request.body, 'body');
+    const rows = await sql`
+      WITH u AS (
+        UPDATE help_desks SET assignee = ${assignee}
+        WHERE id = ${uuid} AND organization = ${ctx.state.principal.organization}
+        RETURNING *
+      )
+      SELECT deskwire.help_desk_json(u::help_desks, c, last)
+      FROM u JOIN clients c ON c.id = u.client_id
+      LEFT JOIN LATERAL (
+        SELECT * FROM messages m WHERE m.help_desk_id = u.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+      ) last ON true`.raw();
+    const body = rows[0]?.[0];
+    if (!body) throw new NotFound(`help desk ${uuid} does not exist`);
+    ctx.type = 'application/json';
+    ctx.body = body;
+  });
+}
