@@ -38,10 +38,7 @@ function toHttpError(err: unknown): HttpError {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) return new PayloadTooLarge(e.type === 'entity.too.large' ? 'request body is too large' : String(e.message));
     if (status === 415) return new UnsupportedMediaType(String(e.message));
-    const code =
-      status === 405 ? 'method_not_allowed'
-      : e.type === 'entity.parse.failed' || err instanceof SyntaxError ? 'invalid_json'
-      : 'bad_request';
+    const code = e.type === 'entity.parse.failed' || err instanceof SyntaxError ? 'invalid_json' : 'bad_request';
     return new HttpError(code, String(e.message), status);
   }
   return new HttpError('internal', 'internal server error');

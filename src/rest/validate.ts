@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import type { z } from 'zod';
 import { BadRequest } from '../errors.ts';
 
@@ -13,4 +14,9 @@ export function validate<T extends z.ZodType>(schema: T, input: unknown, what: '
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined), input);
+}
+
+/** A request without a body: it has no type either (type-is), so say what is missing, not which type to use. */
+export function hasNoBody(ctx: Context): boolean {
+  return !ctx.request.length && !ctx.get('transfer-encoding');
 }

@@ -5,7 +5,7 @@ import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import type { AuthState } from '../auth.ts';
-import { validate } from '../validate.ts';
+import { hasNoBody, validate } from '../validate.ts';
 
 const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
 const Body = z.strictObject({
@@ -26,7 +26,7 @@ export function assignRoutes(router: Router<AuthState>, sql: Sql, opts: { maxBod
   const json = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: opts.maxBodyBytes });
   router.patch(['/api/help-desks/:uuid', '/api/help-desks/:uuid/'], limit, json, async (ctx) => {
     const { uuid } = validate(DeskParams, ctx.params, 'path');
-    if (!ctx.request.length && !ctx.get('transfer-encoding')) throw new BadRequest('invalid_body', 'the body is empty: send {"assignee": "<agent>" | null}');
+    if (hasNoBody(ctx)) throw new BadRequest('invalid_body', 'the body is empty: send {"assignee": "<agent>" | null}');
     if (!ctx.is('json')) throw new UnsupportedMediaType('send application/json');
     const { assignee } = validate(Body, ctx.request.body, 'body');
     const rows = await sql`

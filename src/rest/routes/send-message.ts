@@ -9,7 +9,7 @@ import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
 import { acceptsType } from '../mime.ts';
 import type { AuthState } from '../auth.ts';
-import { validate } from '../validate.ts';
+import { hasNoBody, validate } from '../validate.ts';
 
 export interface SendMessageOptions {
   mediaDir: string;
@@ -59,9 +59,7 @@ export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: Sen
   };
 
   router.post(['/api/send-message', '/api/send-message/'], limit, body, async (ctx) => {
-    // An empty body has no type (type-is): say what is missing, not what type to use.
-    const empty = ctx.request.length === 0 || (ctx.request.length === undefined && !ctx.get('transfer-encoding'));
-    if (empty) throw new BadRequest('invalid_body', 'the body is empty: send help_desk and message (or a file)');
+    if (hasNoBody(ctx)) throw new BadRequest('invalid_body', 'the body is empty: send help_desk and message (or a file)');
     if (!ctx.is('json', 'urlencoded', 'multipart')) {
       throw new UnsupportedMediaType('send application/json, a form, or multipart/form-data');
     }
