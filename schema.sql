@@ -41,6 +41,7 @@ CREATE TABLE desk_prefixes (
   desk_id uuid NOT NULL,
   organization text NOT NULL,
   prefix text NOT NULL,
+  assignee text,
   CONSTRAINT desk_prefixes_desk_id_fkey FOREIGN KEY (desk_id) REFERENCES help_desks(id) ON DELETE CASCADE,
   CONSTRAINT desk_prefixes_pkey PRIMARY KEY (desk_id)
 );
@@ -59,8 +60,13 @@ CREATE TABLE events (
   ref uuid NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
   desk uuid,
+  help_desk uuid,
+  assignee text,
+  room text,
+  data jsonb,
   CONSTRAINT events_pkey PRIMARY KEY ("position")
 );
+CREATE INDEX events_help_desk_position_idx ON public.events USING btree (help_desk, "position") WHERE (help_desk IS NOT NULL);
 CREATE INDEX events_organization_position_idx ON public.events USING btree (organization, "position");
 
 CREATE TABLE help_desks (
@@ -112,6 +118,23 @@ CREATE TABLE organizations (
   CONSTRAINT organizations_pkey PRIMARY KEY (name)
 );
 
+CREATE TABLE room_events (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  n bigint NOT NULL,
+  organization text NOT NULL,
+  room text NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL,
+  written_by xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT room_events_data_check CHECK ((octet_length((data)::text) <= 1048576)),
+  CONSTRAINT room_events_organization_fkey FOREIGN KEY (organization) REFERENCES organizations(name) ON UPDATE CASCADE ON DELETE CASCADE,
+  CONSTRAINT room_events_pkey PRIMARY KEY (id),
+  CONSTRAINT room_events_room_check CHECK ((room ~ '^[A-Za-z0-9_.:-]{1,128}$'::text)),
+  CONSTRAINT room_events_type_check CHECK (((type ~ '^[a-z][a-z0-9_.-]{0,63}$'::text) AND (type <> ALL (ARRAY['new_message'::text, 'update_message'::text, 'update_helpdesk'::text, 'resync_required'::text, 'read_receipt'::text, 'subscribe'::text, 'unsubscribe'::text, 'subscribed'::text, 'error'::text, 'presence_join'::text, 'presence_leave'::text, 'typing'::text, 'typing_stop'::text]))))
+);
+CREATE INDEX room_events_written_by_idx ON public.room_events USING btree (written_by);
+
 CREATE TABLE sequencer (
   singleton boolean NOT NULL DEFAULT true,
   messages_seen pg_snapshot NOT NULL,
@@ -137,8 +160,8 @@ AS $function$
 DECLARE
   data text;
 BEGIN
-  IF ref IS NULL OR type = 'resync_required' THEN
-    RETURN NULL;
+  IF ref IS NULL OR type NOT IN ('update_helpdesk', 'new_message', 'update_message') THEN
+    RETURN NULL; -- a resync_required, or a room event (its data is in the log)
   ELSIF type = 'update_helpdesk' THEN
     SELECT deskwire.help_desk_json(d, c, last) INTO data
     FROM help_desks d JOIN clients c ON c.id = d.client_id
@@ -168,6 +191,8 @@ BEGIN
       OR EXISTS (SELECT 1 FROM messages WHERE written_by = ANY (stragglers)),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
       OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers))
   INTO upto, messages, desks;
 END
 $function$;
@@ -206,16 +231,36 @@ AS $function$
     || ',"last_message":'
 $function$;
 
+CREATE OR REPLACE FUNCTION deskwire.event_desk(e events)
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT coalesce(e.help_desk, CASE
+    WHEN e.type = 'update_helpdesk' THEN e.ref
+    WHEN e.type IN ('new_message', 'update_message') THEN (SELECT m.help_desk_id FROM messages m WHERE m.id = e.ref)
+  END)
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.event_topic(e events)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE WHEN e.room IS NOT NULL THEN e.ref || '/' || e.room ELSE coalesce(deskwire.event_desk(e)::text, '-') END
+$function$;
+
 CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes()
  RETURNS bigint
  LANGUAGE sql
 AS $function$
   WITH filled AS (
-    INSERT INTO desk_prefixes (desk_id, organization, prefix)
-    SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+    INSERT INTO desk_prefixes (desk_id, organization, prefix, assignee)
+    SELECT d.id, d.organization, deskwire.desk_prefix(d, c), d.assignee
     FROM help_desks d JOIN clients c ON c.id = d.client_id
-    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix
+    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix, assignee = excluded.assignee
     WHERE desk_prefixes.prefix IS DISTINCT FROM excluded.prefix OR desk_prefixes.organization IS DISTINCT FROM excluded.organization
+      OR desk_prefixes.assignee IS DISTINCT FROM excluded.assignee
     RETURNING 1
   )
   SELECT count(*) FROM filled
@@ -265,23 +310,18 @@ AS $function$
   SELECT hashtext('deskwire.' || name)::bigint
 $function$;
 
-CREATE OR REPLACE FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max integer)
- RETURNS TABLE("position" bigint, organization text, type text, data text, desk text)
+CREATE OR REPLACE FUNCTION deskwire.logged_events(of_organization text, since bigint, upto bigint, max integer)
+ RETURNS TABLE("position" bigint, organization text, type text, topic text, data text, desk text)
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-  IF of_organization IS NULL THEN
-    RETURN QUERY
-      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
-      FROM events e WHERE e.position >= since AND e.position <= upto
-      ORDER BY e.position LIMIT max;
-  ELSE
-    RETURN QUERY
-      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
-      FROM events e WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
-      ORDER BY e.position LIMIT max;
-  END IF;
+  RETURN QUERY
+    SELECT e.position, e.organization, e.type, deskwire.event_topic(e),
+      coalesce(e.data::text, deskwire.changed_data(e.type, e.ref)), deskwire.changed_data('update_helpdesk', e.desk)
+    FROM events e
+    WHERE e.position >= since AND e.position <= upto AND (of_organization IS NULL OR e.organization = of_organization)
+    ORDER BY e.position LIMIT max;
 END
 $function$;
 
@@ -328,11 +368,11 @@ CREATE OR REPLACE FUNCTION deskwire.note_desks(desk_ids uuid[])
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  INSERT INTO desk_prefixes (desk_id, organization, prefix)
-  SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+  INSERT INTO desk_prefixes (desk_id, organization, prefix, assignee)
+  SELECT d.id, d.organization, deskwire.desk_prefix(d, c), d.assignee
   FROM help_desks d JOIN clients c ON c.id = d.client_id
   WHERE d.id = ANY (desk_ids)
-  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix;
+  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix, assignee = excluded.assignee;
   INSERT INTO desk_changes (desk_id) SELECT unnest(desk_ids);
 END
 $function$;
@@ -387,27 +427,69 @@ DECLARE
 BEGIN
   FOR i IN 1 .. coalesce(array_length(lines, 1), 0) LOOP
     IF i > first AND bytes + octet_length(lines[i]) + 1 > 7900 THEN
-      PERFORM pg_notify('deskwire', array_to_string(lines[first:i - 1], E'\n'));
+      PERFORM pg_notify('deskwire_events', array_to_string(lines[first:i - 1], E'\n'));
       first := i;
       bytes := 0;
     END IF;
     bytes := bytes + octet_length(lines[i]) + 1;
   END LOOP;
   IF bytes > 0 THEN
-    PERFORM pg_notify('deskwire', array_to_string(lines[first:], E'\n'));
+    PERFORM pg_notify('deskwire_events', array_to_string(lines[first:], E'\n'));
   END IF;
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text)
+CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, topic text, data text, desk text)
  RETURNS text
  LANGUAGE sql
  STABLE PARALLEL SAFE
 AS $function$
-  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) <= 3800
-    THEN pos || ' ' || organization || ' ' || type || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
+  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) + octet_length(topic) <= 3800
+    THEN pos || ' ' || organization || ' ' || type || ' ' || topic || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
     ELSE pos || ' ' || organization
   END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.publish(organization text, room text, type text, data jsonb)
+ RETURNS uuid
+ LANGUAGE sql
+AS $function$
+  INSERT INTO room_events (organization, room, type, data) VALUES (organization, room, type, data) RETURNING id
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.replay_events(of_organization text, since bigint, upto bigint, max integer, everything boolean, desks uuid[], rooms text[], inbox text)
+ RETURNS TABLE("position" bigint, type text, topic text, takes boolean, takes_desk boolean, data text, desk text)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+  RETURN QUERY
+    SELECT y.position, y.type, y.topic, y.takes, y.takes_desk,
+      CASE WHEN y.takes THEN coalesce(y.data::text, deskwire.changed_data(y.type, y.ref)) END,
+      CASE WHEN y.takes_desk THEN deskwire.changed_data('update_helpdesk', y.desk) END
+    FROM (
+      SELECT x.position, x.type, x.topic, x.ref, x.data, x.desk,
+        CASE
+          WHEN x.type = 'resync_required' THEN true
+          WHEN x.room IS NOT NULL THEN x.room = ANY (rooms)
+          WHEN x.whole THEN true
+          ELSE coalesce(x.owner_before = inbox, false) OR (x.type = 'update_helpdesk' AND x.assignee = inbox)
+        END AS takes,
+        x.desk IS NOT NULL AND (x.whole OR coalesce(x.owner_before = inbox OR x.assignee = inbox, false)) AS takes_desk
+      FROM (
+        SELECT e.position, e.type, e.ref, e.data, e.desk, e.room, e.assignee, deskwire.event_topic(e) AS topic,
+          everything OR deskwire.event_desk(e) = ANY (desks) AS whole,
+          CASE WHEN inbox IS NOT NULL AND e.help_desk IS NOT NULL THEN (
+            SELECT b.assignee FROM events b
+            WHERE b.help_desk = e.help_desk AND b.position < e.position AND (b.type = 'update_helpdesk' OR b.desk IS NOT NULL)
+            ORDER BY b.position DESC LIMIT 1)
+          END AS owner_before
+        FROM events e
+        WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
+        ORDER BY e.position LIMIT max
+      ) x
+    ) y;
+END
 $function$;
 
 CREATE OR REPLACE PROCEDURE deskwire.run_sequencer(IN max_ms integer, IN idle_ms integer, IN poll_ms integer, IN busy_poll_ms integer, IN idle_poll_ms integer, IN heavy_rows integer, IN heavy_poll_ms integer, IN max_rows integer, INOUT prev pg_snapshot, INOUT others pg_snapshot, INOUT last_position bigint)
@@ -479,12 +561,15 @@ DECLARE
   organizations text[];
   refs uuid[];
   datas text[];
+  assignees text[];
+  rooms text[];
+  types text[];
 BEGIN
   SELECT pg_current_snapshot(), count(*), array_agg(w.organization ORDER BY w.desk), array_agg(w.desk ORDER BY w.desk),
-    array_agg(w.data ORDER BY w.desk)
-  INTO upto, n, organizations, refs, datas
+    array_agg(w.data ORDER BY w.desk), array_agg(w.assignee ORDER BY w.desk)
+  INTO upto, n, organizations, refs, datas, assignees
   FROM (
-    SELECT t.desk, p.organization, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
+    SELECT t.desk, p.organization, p.assignee, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
     FROM (
       SELECT DISTINCT x.desk FROM (
         SELECT desk_id AS desk FROM desk_changes WHERE written_by >= lo
@@ -498,27 +583,40 @@ BEGIN
     ) last ON true
   ) w;
   positions := last_position;
-  IF n = 0 THEN
-    RETURN;
-  END IF;
   IF n > max_rows THEN
-    organizations := ARRAY(SELECT DISTINCT unnest(organizations));
-    INSERT INTO events (position, organization, type, ref)
-    SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
-    FROM unnest(organizations) WITH ORDINALITY o(organization, k);
-    positions := last_position + array_length(organizations, 1);
+    positions := deskwire.sequence_resync_of(ARRAY(SELECT DISTINCT unnest(organizations)), positions);
+  ELSIF n > 0 THEN
+    INSERT INTO events (position, organization, type, ref, help_desk, assignee)
+    SELECT positions + o.k, o.organization, 'update_helpdesk', o.ref, o.ref, o.assignee
+    FROM unnest(organizations, refs, assignees) WITH ORDINALITY o(organization, ref, assignee, k);
     PERFORM deskwire.notify_lines(ARRAY(
-      SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
-      FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
-    RETURN;
+      SELECT deskwire.payload_line(positions + o.k, o.organization, 'update_helpdesk', o.ref::text, o.data, NULL)
+      FROM unnest(organizations, refs, datas) WITH ORDINALITY o(organization, ref, data, k)));
+    positions := positions + n;
   END IF;
-  INSERT INTO events (position, organization, type, ref)
-  SELECT last_position + o.k, o.organization, 'update_helpdesk', o.ref
-  FROM unnest(organizations, refs) WITH ORDINALITY o(organization, ref, k);
-  positions := last_position + n;
-  PERFORM deskwire.notify_lines(ARRAY(
-    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'update_helpdesk', o.data, NULL)
-    FROM unnest(organizations, datas) WITH ORDINALITY o(organization, data, k)));
+
+  SELECT count(*), array_agg(r.organization ORDER BY r.n), array_agg(r.id ORDER BY r.n), array_agg(r.room ORDER BY r.n),
+    array_agg(r.type ORDER BY r.n), array_agg(r.data::text ORDER BY r.n)
+  INTO n, organizations, refs, rooms, types, datas
+  FROM (
+    SELECT * FROM (
+      SELECT * FROM room_events WHERE written_by >= lo
+      UNION ALL
+      SELECT * FROM room_events WHERE written_by = ANY (stragglers)
+    ) x WHERE pg_visible_in_snapshot(x.written_by, upto)
+    LIMIT max_rows + 1
+  ) r;
+  IF n > max_rows THEN
+    positions := deskwire.sequence_resync_of(ARRAY(SELECT DISTINCT unnest(organizations)), positions);
+  ELSIF n > 0 THEN
+    INSERT INTO events (position, organization, type, ref, room, data)
+    SELECT positions + o.k, o.organization, o.type, o.ref, o.room, o.data::jsonb
+    FROM unnest(organizations, types, refs, rooms, datas) WITH ORDINALITY o(organization, type, ref, room, data, k);
+    PERFORM deskwire.notify_lines(ARRAY(
+      SELECT deskwire.payload_line(positions + o.k, o.organization, o.type, o.ref || '/' || o.room, o.data, NULL)
+      FROM unnest(organizations, types, refs, rooms, datas) WITH ORDINALITY o(organization, type, ref, room, data, k)));
+    positions := positions + n;
+  END IF;
 END
 $function$;
 
@@ -537,19 +635,25 @@ DECLARE
   types text[];
   refs uuid[];
   desk_ids uuid[];
+  help_desks uuid[];
+  assignees text[];
   lines text[];
 BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
-      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers)),
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers)),
     count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
-    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.data, w.desk_data))
-  INTO upto, desks, n, at, organizations, types, refs, desk_ids, lines
+    array_agg(w.help_desk), array_agg(w.assignee),
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data))
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines
   FROM (
     SELECT last_position + 2 * row_number() OVER () - 1 AS position,
       coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
       CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
-      (x.row).id AS ref, x.data,
+      (x.row).id AS ref, x.data, (x.row).help_desk_id AS help_desk,
+      CASE WHEN p.desk_id IS NULL THEN (SELECT h.assignee FROM help_desks h WHERE h.id = (x.row).help_desk_id) ELSE p.assignee END AS assignee,
       CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
       CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
         (SELECT deskwire.desk_prefix(h, c) FROM help_desks h JOIN clients c ON c.id = h.client_id WHERE h.id = (x.row).help_desk_id)), x.data) END AS desk_data
@@ -570,7 +674,8 @@ BEGIN
   IF n = 0 OR too_large THEN
     RETURN;
   END IF;
-  INSERT INTO events (position, organization, type, ref, desk) SELECT * FROM unnest(at, organizations, types, refs, desk_ids);
+  INSERT INTO events (position, organization, type, ref, desk, help_desk, assignee)
+  SELECT * FROM unnest(at, organizations, types, refs, desk_ids, help_desks, assignees);
   positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
 END
@@ -590,13 +695,22 @@ BEGIN
   FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
         UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
   JOIN help_desks d ON d.id = m.help_desk_id;
+  positions := deskwire.sequence_resync_of(organizations, last_position);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.sequence_resync_of(organizations text[], last_position bigint)
+ RETURNS bigint
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
   INSERT INTO events (position, organization, type, ref)
   SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
   FROM unnest(organizations) WITH ORDINALITY o(organization, k);
-  positions := last_position + coalesce(array_length(organizations, 1), 0);
   PERFORM deskwire.notify_lines(ARRAY(
-    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', '-', NULL, NULL)
     FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+  RETURN last_position + coalesce(array_length(organizations, 1), 0);
 END
 $function$;
 

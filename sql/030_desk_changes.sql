@@ -22,11 +22,11 @@ $$;
 CREATE OR REPLACE FUNCTION deskwire.note_desks(desk_ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO desk_prefixes (desk_id, organization, prefix)
-  SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+  INSERT INTO desk_prefixes (desk_id, organization, prefix, assignee)
+  SELECT d.id, d.organization, deskwire.desk_prefix(d, c), d.assignee
   FROM help_desks d JOIN clients c ON c.id = d.client_id
   WHERE d.id = ANY (desk_ids)
-  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix;
+  ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix, assignee = excluded.assignee;
   INSERT INTO desk_changes (desk_id) SELECT unnest(desk_ids);
 END
 $$;
@@ -68,11 +68,12 @@ CREATE OR REPLACE TRIGGER _800_desk_changes AFTER UPDATE ON clients
 CREATE OR REPLACE FUNCTION deskwire.fill_desk_prefixes() RETURNS bigint
 LANGUAGE sql AS $$
   WITH filled AS (
-    INSERT INTO desk_prefixes (desk_id, organization, prefix)
-    SELECT d.id, d.organization, deskwire.desk_prefix(d, c)
+    INSERT INTO desk_prefixes (desk_id, organization, prefix, assignee)
+    SELECT d.id, d.organization, deskwire.desk_prefix(d, c), d.assignee
     FROM help_desks d JOIN clients c ON c.id = d.client_id
-    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix
+    ON CONFLICT (desk_id) DO UPDATE SET organization = excluded.organization, prefix = excluded.prefix, assignee = excluded.assignee
     WHERE desk_prefixes.prefix IS DISTINCT FROM excluded.prefix OR desk_prefixes.organization IS DISTINCT FROM excluded.organization
+      OR desk_prefixes.assignee IS DISTINCT FROM excluded.assignee
     RETURNING 1
   )
   SELECT count(*) FROM filled

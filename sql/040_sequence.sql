@@ -4,12 +4,15 @@
 -- Why not the writers, how a window of committed changes is found between two
 -- snapshots, and why positions make resumes exact: docs/architecture.md.
 
--- Each NOTIFY payload is lines of "<position> <organization> <type> <data>", and
--- for a message that is now its desk's last, a tab and the desk's JSON (the
--- update_helpdesk at position + 1); as many lines as fit in 7,900 bytes
--- (PostgreSQL refuses 8,000 and would abort the commit). A line over 3,900 bytes
--- is sent as "<position> <organization>" and the gateway reads it from the log.
--- JSON text holds no raw newline or tab. The gateway makes the frames.
+-- Each NOTIFY payload (channel deskwire_events) is lines of "<position>
+-- <organization> <type> <topic> <data>", and for a message that is now its desk's
+-- last, a tab and the desk's JSON (the update_helpdesk at position + 1); as many
+-- lines as fit in 7,900 bytes (PostgreSQL refuses 8,000 and would abort the
+-- commit). <topic> is what decides which sockets get it: the help desk's uuid, or
+-- "<room event uuid>/<room>", or "-" (a resync_required: every socket of the
+-- organization). A line over 3,900 bytes is sent as "<position> <organization>"
+-- and the gateway reads it from the log. JSON text holds no raw newline or tab.
+-- The gateway makes the frames.
 
 CREATE OR REPLACE FUNCTION deskwire.lock_key(name text) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -32,14 +35,14 @@ DECLARE
 BEGIN
   FOR i IN 1 .. coalesce(array_length(lines, 1), 0) LOOP
     IF i > first AND bytes + octet_length(lines[i]) + 1 > 7900 THEN
-      PERFORM pg_notify('deskwire', array_to_string(lines[first:i - 1], E'\n'));
+      PERFORM pg_notify('deskwire_events', array_to_string(lines[first:i - 1], E'\n'));
       first := i;
       bytes := 0;
     END IF;
     bytes := bytes + octet_length(lines[i]) + 1;
   END LOOP;
   IF bytes > 0 THEN
-    PERFORM pg_notify('deskwire', array_to_string(lines[first:], E'\n'));
+    PERFORM pg_notify('deskwire_events', array_to_string(lines[first:], E'\n'));
   END IF;
 END
 $$;
@@ -47,16 +50,17 @@ $$;
 -- A change as a payload line (see the top of this file). STABLE, as the
 -- bigint-to-text it does is: declared IMMUTABLE it would not be inlined, and a sql
 -- function that is not inlined is planned at every call.
-CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, data text, desk text) RETURNS text
+CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, topic text, data text, desk text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) <= 3800
-    THEN pos || ' ' || organization || ' ' || type || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
+  SELECT CASE WHEN coalesce(octet_length(data), 2) + coalesce(octet_length(desk), 0) + octet_length(topic) <= 3800
+    THEN pos || ' ' || organization || ' ' || type || ' ' || topic || ' ' || coalesce(data, '{}') || coalesce(E'\t' || desk, '')
     ELSE pos || ' ' || organization
   END
 $$;
 
--- What was written after prev (messages) and after others (desk_changes), as of
--- upto: one statement, so both answers hold for upto. A cheap look before a window.
+-- What was written after prev (messages) and after others (desk_changes and
+-- room_events), as of upto: one statement, so both answers hold for upto. A cheap
+-- look before a window.
 CREATE OR REPLACE FUNCTION deskwire.changed_since(prev pg_snapshot, others pg_snapshot,
   OUT upto pg_snapshot, OUT messages boolean, OUT desks boolean)
 LANGUAGE plpgsql AS $$
@@ -71,13 +75,15 @@ BEGIN
       OR EXISTS (SELECT 1 FROM messages WHERE written_by = ANY (stragglers)),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
       OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers))
   INTO upto, messages, desks;
 END
 $$;
 
 -- The messages' window after prev: numbers, logs and sends it; returns its end
--- (upto), the last position given, and whether desk_changes had rows after others
--- as of upto (if not, others may move to upto too). Callers take turns (the lead).
+-- (upto), the last position given, and whether desk_changes or room_events had
+-- rows after others as of upto (if not, others may move to upto too). Callers take turns (the lead).
 --
 -- A message written in the window is a new_message if it was created in it too (an
 -- insert and an update in one window are one new_message, with the row as it is),
@@ -104,19 +110,25 @@ DECLARE
   types text[];
   refs uuid[];
   desk_ids uuid[];
+  help_desks uuid[];
+  assignees text[];
   lines text[];
 BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
-      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers)),
+      OR EXISTS (SELECT 1 FROM desk_changes WHERE written_by = ANY (others_stragglers))
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by >= others_lo)
+      OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers)),
     count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
-    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.data, w.desk_data))
-  INTO upto, desks, n, at, organizations, types, refs, desk_ids, lines
+    array_agg(w.help_desk), array_agg(w.assignee),
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data))
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines
   FROM (
     SELECT last_position + 2 * row_number() OVER () - 1 AS position,
       coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
       CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
-      (x.row).id AS ref, x.data,
+      (x.row).id AS ref, x.data, (x.row).help_desk_id AS help_desk,
+      CASE WHEN p.desk_id IS NULL THEN (SELECT h.assignee FROM help_desks h WHERE h.id = (x.row).help_desk_id) ELSE p.assignee END AS assignee,
       CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
       CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
         (SELECT deskwire.desk_prefix(h, c) FROM help_desks h JOIN clients c ON c.id = h.client_id WHERE h.id = (x.row).help_desk_id)), x.data) END AS desk_data
@@ -137,15 +149,20 @@ BEGIN
   IF n = 0 OR too_large THEN
     RETURN;
   END IF;
-  INSERT INTO events (position, organization, type, ref, desk) SELECT * FROM unnest(at, organizations, types, refs, desk_ids);
+  INSERT INTO events (position, organization, type, ref, desk, help_desk, assignee)
+  SELECT * FROM unnest(at, organizations, types, refs, desk_ids, help_desks, assignees);
   positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
 END
 $$;
 
--- The desk_changes window after others: one update_helpdesk per desk noted in it,
--- numbered after last_position. More than max_rows desks (a bulk import): one
--- resync_required per organization instead.
+-- The others window after others: one update_helpdesk per desk noted in
+-- desk_changes, then the room events, in the order they were written; numbered
+-- after last_position. More than max_rows desks, or room events (a bulk import):
+-- one resync_required per organization instead.
+--
+-- Room events are read by a second statement, which sees rows committed after upto
+-- too: pg_visible_in_snapshot keeps it to the same window.
 CREATE OR REPLACE FUNCTION deskwire.sequence_desks(others pg_snapshot, last_position bigint, max_rows int,
   OUT upto pg_snapshot, OUT positions bigint)
 LANGUAGE plpgsql AS $$
@@ -156,12 +173,15 @@ DECLARE
   organizations text[];
   refs uuid[];
   datas text[];
+  assignees text[];
+  rooms text[];
+  types text[];
 BEGIN
   SELECT pg_current_snapshot(), count(*), array_agg(w.organization ORDER BY w.desk), array_agg(w.desk ORDER BY w.desk),
-    array_agg(w.data ORDER BY w.desk)
-  INTO upto, n, organizations, refs, datas
+    array_agg(w.data ORDER BY w.desk), array_agg(w.assignee ORDER BY w.desk)
+  INTO upto, n, organizations, refs, datas, assignees
   FROM (
-    SELECT t.desk, p.organization, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
+    SELECT t.desk, p.organization, p.assignee, deskwire.desk_json(p.prefix, deskwire.message_json(last)) AS data
     FROM (
       SELECT DISTINCT x.desk FROM (
         SELECT desk_id AS desk FROM desk_changes WHERE written_by >= lo
@@ -175,27 +195,55 @@ BEGIN
     ) last ON true
   ) w;
   positions := last_position;
-  IF n = 0 THEN
-    RETURN;
-  END IF;
   IF n > max_rows THEN
-    organizations := ARRAY(SELECT DISTINCT unnest(organizations));
-    INSERT INTO events (position, organization, type, ref)
-    SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
-    FROM unnest(organizations) WITH ORDINALITY o(organization, k);
-    positions := last_position + array_length(organizations, 1);
+    positions := deskwire.sequence_resync_of(ARRAY(SELECT DISTINCT unnest(organizations)), positions);
+  ELSIF n > 0 THEN
+    INSERT INTO events (position, organization, type, ref, help_desk, assignee)
+    SELECT positions + o.k, o.organization, 'update_helpdesk', o.ref, o.ref, o.assignee
+    FROM unnest(organizations, refs, assignees) WITH ORDINALITY o(organization, ref, assignee, k);
     PERFORM deskwire.notify_lines(ARRAY(
-      SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
-      FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
-    RETURN;
+      SELECT deskwire.payload_line(positions + o.k, o.organization, 'update_helpdesk', o.ref::text, o.data, NULL)
+      FROM unnest(organizations, refs, datas) WITH ORDINALITY o(organization, ref, data, k)));
+    positions := positions + n;
   END IF;
+
+  SELECT count(*), array_agg(r.organization ORDER BY r.n), array_agg(r.id ORDER BY r.n), array_agg(r.room ORDER BY r.n),
+    array_agg(r.type ORDER BY r.n), array_agg(r.data::text ORDER BY r.n)
+  INTO n, organizations, refs, rooms, types, datas
+  FROM (
+    SELECT * FROM (
+      SELECT * FROM room_events WHERE written_by >= lo
+      UNION ALL
+      SELECT * FROM room_events WHERE written_by = ANY (stragglers)
+    ) x WHERE pg_visible_in_snapshot(x.written_by, upto)
+    LIMIT max_rows + 1
+  ) r;
+  IF n > max_rows THEN
+    positions := deskwire.sequence_resync_of(ARRAY(SELECT DISTINCT unnest(organizations)), positions);
+  ELSIF n > 0 THEN
+    INSERT INTO events (position, organization, type, ref, room, data)
+    SELECT positions + o.k, o.organization, o.type, o.ref, o.room, o.data::jsonb
+    FROM unnest(organizations, types, refs, rooms, datas) WITH ORDINALITY o(organization, type, ref, room, data, k);
+    PERFORM deskwire.notify_lines(ARRAY(
+      SELECT deskwire.payload_line(positions + o.k, o.organization, o.type, o.ref || '/' || o.room, o.data, NULL)
+      FROM unnest(organizations, types, refs, rooms, datas) WITH ORDINALITY o(organization, type, ref, room, data, k)));
+    positions := positions + n;
+  END IF;
+END
+$$;
+
+-- One resync_required per organization, logged and sent, numbered after
+-- last_position; returns the last position given.
+CREATE OR REPLACE FUNCTION deskwire.sequence_resync_of(organizations text[], last_position bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO events (position, organization, type, ref)
-  SELECT last_position + o.k, o.organization, 'update_helpdesk', o.ref
-  FROM unnest(organizations, refs) WITH ORDINALITY o(organization, ref, k);
-  positions := last_position + n;
+  SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
+  FROM unnest(organizations) WITH ORDINALITY o(organization, k);
   PERFORM deskwire.notify_lines(ARRAY(
-    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'update_helpdesk', o.data, NULL)
-    FROM unnest(organizations, datas) WITH ORDINALITY o(organization, data, k)));
+    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', '-', NULL, NULL)
+    FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+  RETURN last_position + coalesce(array_length(organizations, 1), 0);
 END
 $$;
 
@@ -215,34 +263,83 @@ BEGIN
   FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
         UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
   JOIN help_desks d ON d.id = m.help_desk_id;
-  INSERT INTO events (position, organization, type, ref)
-  SELECT last_position + o.k, o.organization, 'resync_required', '00000000-0000-0000-0000-000000000000'
-  FROM unnest(organizations) WITH ORDINALITY o(organization, k);
-  positions := last_position + coalesce(array_length(organizations, 1), 0);
-  PERFORM deskwire.notify_lines(ARRAY(
-    SELECT deskwire.payload_line(last_position + o.k, o.organization, 'resync_required', NULL, NULL)
-    FROM unnest(organizations) WITH ORDINALITY o(organization, k)));
+  positions := deskwire.sequence_resync_of(organizations, last_position);
 END
 $$;
 
--- Logged changes, rendered as their rows are now: an organization's in
+-- The help desk a logged event belongs to (NULL: a room event or a
+-- resync_required). Rows logged before events.help_desk existed have it from their rows.
+CREATE OR REPLACE FUNCTION deskwire.event_desk(e events) RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(e.help_desk, CASE
+    WHEN e.type = 'update_helpdesk' THEN e.ref
+    WHEN e.type IN ('new_message', 'update_message') THEN (SELECT m.help_desk_id FROM messages m WHERE m.id = e.ref)
+  END)
+$$;
+
+-- A logged event's topic field, as in a NOTIFY line (see the top of this file).
+CREATE OR REPLACE FUNCTION deskwire.event_topic(e events) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN e.room IS NOT NULL THEN e.ref || '/' || e.room ELSE coalesce(deskwire.event_desk(e)::text, '-') END
+$$;
+
+-- Logged events, rendered as their rows are now: an organization's in
 -- [since, upto] (a replay), or every organization's from since on (organization
 -- NULL: a catch-up), at most max rows. data is NULL for a change whose row is gone.
-CREATE OR REPLACE FUNCTION deskwire.logged_changes(of_organization text, since bigint, upto bigint, max int)
-RETURNS TABLE ("position" bigint, organization text, type text, data text, desk text)
+CREATE OR REPLACE FUNCTION deskwire.logged_events(of_organization text, since bigint, upto bigint, max int)
+RETURNS TABLE ("position" bigint, organization text, type text, topic text, data text, desk text)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-  IF of_organization IS NULL THEN
-    RETURN QUERY
-      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
-      FROM events e WHERE e.position >= since AND e.position <= upto
-      ORDER BY e.position LIMIT max;
-  ELSE
-    RETURN QUERY
-      SELECT e.position, e.organization, e.type, deskwire.changed_data(e.type, e.ref), deskwire.changed_data('update_helpdesk', e.desk)
-      FROM events e WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
-      ORDER BY e.position LIMIT max;
-  END IF;
+  RETURN QUERY
+    SELECT e.position, e.organization, e.type, deskwire.event_topic(e),
+      coalesce(e.data::text, deskwire.changed_data(e.type, e.ref)), deskwire.changed_data('update_helpdesk', e.desk)
+    FROM events e
+    WHERE e.position >= since AND e.position <= upto AND (of_organization IS NULL OR e.organization = of_organization)
+    ORDER BY e.position LIMIT max;
+END
+$$;
+
+-- An organization's logged events in [since, upto], at most max of them, for a
+-- socket resuming with topics: whether its topics take each row's event (takes)
+-- and the desk event after it (takes_desk), and only those rendered. The topics:
+-- everything (it has `org`), desks, rooms, and inbox (its agent, or NULL).
+--
+-- The inbox is replayed as the gateway sends it live: a desk's events go to the
+-- agent its last desk event before them showed as assignee, and a desk event also
+-- to the agent it shows (the one that assigns the desk). Desk events are
+-- update_helpdesk rows and the ones after messages (desk set); their assignee is
+-- as of their window's end.
+CREATE OR REPLACE FUNCTION deskwire.replay_events(of_organization text, since bigint, upto bigint, max int,
+  everything boolean, desks uuid[], rooms text[], inbox text)
+RETURNS TABLE ("position" bigint, type text, topic text, takes boolean, takes_desk boolean, data text, desk text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN QUERY
+    SELECT y.position, y.type, y.topic, y.takes, y.takes_desk,
+      CASE WHEN y.takes THEN coalesce(y.data::text, deskwire.changed_data(y.type, y.ref)) END,
+      CASE WHEN y.takes_desk THEN deskwire.changed_data('update_helpdesk', y.desk) END
+    FROM (
+      SELECT x.position, x.type, x.topic, x.ref, x.data, x.desk,
+        CASE
+          WHEN x.type = 'resync_required' THEN true
+          WHEN x.room IS NOT NULL THEN x.room = ANY (rooms)
+          WHEN x.whole THEN true
+          ELSE coalesce(x.owner_before = inbox, false) OR (x.type = 'update_helpdesk' AND x.assignee = inbox)
+        END AS takes,
+        x.desk IS NOT NULL AND (x.whole OR coalesce(x.owner_before = inbox OR x.assignee = inbox, false)) AS takes_desk
+      FROM (
+        SELECT e.position, e.type, e.ref, e.data, e.desk, e.room, e.assignee, deskwire.event_topic(e) AS topic,
+          everything OR deskwire.event_desk(e) = ANY (desks) AS whole,
+          CASE WHEN inbox IS NOT NULL AND e.help_desk IS NOT NULL THEN (
+            SELECT b.assignee FROM events b
+            WHERE b.help_desk = e.help_desk AND b.position < e.position AND (b.type = 'update_helpdesk' OR b.desk IS NOT NULL)
+            ORDER BY b.position DESC LIMIT 1)
+          END AS owner_before
+        FROM events e
+        WHERE e.organization = of_organization AND e.position >= since AND e.position <= upto
+        ORDER BY e.position LIMIT max
+      ) x
+    ) y;
 END
 $$;
 
@@ -252,8 +349,8 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
   data text;
 BEGIN
-  IF ref IS NULL OR type = 'resync_required' THEN
-    RETURN NULL;
+  IF ref IS NULL OR type NOT IN ('update_helpdesk', 'new_message', 'update_message') THEN
+    RETURN NULL; -- a resync_required, or a room event (its data is in the log)
   ELSIF type = 'update_helpdesk' THEN
     SELECT deskwire.help_desk_json(d, c, last) INTO data
     FROM help_desks d JOIN clients c ON c.id = d.client_id

@@ -32,6 +32,10 @@ export interface Config {
   authFailuresPerMinute: number;
   /** How long events stay in the log for resumes. */
   eventRetentionSeconds: number;
+  /** Topics one socket may listen to. */
+  wsTopicsPerSocket: number;
+  /** The largest room event's data, as JSON. */
+  maxEventBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -65,6 +69,9 @@ const Env = z.object({
   WRITE_RATE_LIMIT: z.coerce.number().int().positive().default(20),
   WS_CONNECTIONS_PER_TOKEN: z.coerce.number().int().positive().default(20),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  WS_TOPICS_PER_SOCKET: z.coerce.number().int().min(1).max(10000).default(100),
+  // room_events refuses more than 1 MiB whoever writes it.
+  MAX_EVENT_BYTES: z.coerce.number().int().positive().max(1048576).default(65536),
   EVENT_RETENTION: z
     .string()
     .default('24h')
@@ -113,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     allowedOrigins: e.ALLOWED_ORIGINS?.map((o) => new URL(o).origin),
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
     eventRetentionSeconds: e.EVENT_RETENTION,
+    wsTopicsPerSocket: e.WS_TOPICS_PER_SOCKET,
+    maxEventBytes: e.MAX_EVENT_BYTES,
   };
 }
 

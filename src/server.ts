@@ -10,6 +10,8 @@ import { startSequencer } from './events/sequencer.ts';
 import { closeCodes, type Gateway, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
+import { createNumbered } from './rooms/numbered.ts';
+import { topicLookups } from './topics/lookups.ts';
 import { prepareMediaDir } from './rest/media.ts';
 
 export interface Deskwire {
@@ -40,12 +42,14 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   });
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
   const resumes = createResumes(sql, resumeWaitMs);
+  const numbered = createNumbered();
   let gateway: Gateway | undefined;
   const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
     onEvent: (e) => {
       resumes.published(e);
       gateway?.publish(e);
+      numbered.published(e);
     },
     channels: {
       // A revoked API key loses its open sockets at once, not at their next reconnect.
@@ -66,10 +70,13 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     connectionsPerCredential: config.wsConnectionsPerToken,
     allowedOrigins: config.allowedOrigins,
     replay: resumes.replay,
+    position: () => events.position(),
+    ...topicLookups(sql),
+    maxTopics: config.wsTopicsPerSocket,
     log,
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
-  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port }, log);
+  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
   });

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-import { connect, type Frame, type TestSocket } from './helpers/socket.ts';
+import { connect, type Frame, type TestSocket, upgradeRequest } from './helpers/socket.ts';
 import { waitFor } from './helpers/wait.ts';
 
 let server: TestServer;
@@ -163,7 +162,8 @@ describe('the socket', () => {
     sender.raw.send(forged);
     sender.raw.send('not even json');
     assert.deepEqual(await listener.quiet(300), []);
-    assert.deepEqual(sender.frames, []);
+    // The sender is told, and only the sender.
+    assert.deepEqual(sender.frames.map((f) => [f.type, f.code]), [['error', 'invalid_frame'], ['error', 'invalid_frame']]);
     await Promise.all([sender.close(), listener.close()]);
   });
 
@@ -194,23 +194,3 @@ describe('the socket', () => {
   }
 });
 
-function upgradeRequest(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, {
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('upgrade', () => reject(new Error('upgraded')));
-    req.on('error', reject);
-    req.end();
-  });
-}

@@ -108,7 +108,7 @@ test('npm run migrate applies migrations alone, and again is a no-op', async () 
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const tables = await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`;
   await sql.end();
-  assert.deepEqual(tables.map((t) => t.tablename), ['api_keys', 'clients', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks', 'messages', 'organizations', 'pgmigrations', 'sequencer', 'sql_definitions']);
+  assert.deepEqual(tables.map((t) => t.tablename), ['api_keys', 'clients', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks', 'messages', 'organizations', 'pgmigrations', 'room_events', 'sequencer', 'sql_definitions']);
 });
 
 test('with DATABASE_URL, start refuses to run without JWT_SECRET', async () => {

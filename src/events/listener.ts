@@ -1,14 +1,14 @@
 import type { Sql } from 'postgres';
 import type { Logger } from '../log.ts';
 import { holdListenConnection } from './connection.ts';
-import { channels as channelNames, organizationName } from '../domain.ts';
+import { channels as channelNames, organizationName, roomEventType as eventType } from '../domain.ts';
 import { type DeskEvent, eventsOf, type LoggedChange } from './event.ts';
 import { lastLogged } from './replay.ts';
 
 /**
  * A line of a NOTIFY payload (sql/040_sequence.sql): "<position> <organization>
- * <type> <data>[<tab><desk>]", or "<position> <organization>" for a change too
- * large for a NOTIFY (read from the log).
+ * <type> <topic> <data>[<tab><desk>]", or "<position> <organization>" for a change
+ * too large for a NOTIFY (read from the log).
  */
 type Notified = LoggedChange & { large: boolean };
 
@@ -72,7 +72,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     for (;;) {
       // position may be a row's desk event (its position + 1): that row is read again, and skipped.
       const rows = read(await sql`
-        SELECT * FROM deskwire.logged_changes(NULL, ${position}, ${Number.MAX_SAFE_INTEGER}, ${catchUpBatch})`);
+        SELECT * FROM deskwire.logged_events(NULL, ${position}, ${Number.MAX_SAFE_INTEGER}, ${catchUpBatch})`);
       for (const r of rows) deliver(r);
       if (rows.length < catchUpBatch) return;
     }
@@ -94,7 +94,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
       for (const i of items) {
         if (!i.large) deliver(i);
         else if (i.position + 1 > position) {
-          const [row] = read(await sql`SELECT * FROM deskwire.logged_changes(NULL, ${i.position}, ${i.position}, 1)`);
+          const [row] = read(await sql`SELECT * FROM deskwire.logged_events(NULL, ${i.position}, ${i.position}, 1)`);
           if (row) deliver(row);
         }
       }
@@ -160,15 +160,18 @@ export function parse(payload: string): Notified[] | undefined {
     const organization = b < 0 ? line.slice(a + 1) : line.slice(a + 1, b);
     if (a < 1 || !Number.isSafeInteger(position) || !organizationName.test(organization)) return undefined;
     if (b < 0) {
-      items.push({ position, organization, type: '', data: null, desk: null, large: true });
+      items.push({ position, organization, type: '', topic: '-', data: null, desk: null, large: true });
       continue;
     }
     const c = line.indexOf(' ', b + 1);
+    const d = line.indexOf(' ', c + 1);
     const type = line.slice(b + 1, c);
-    const tab = line.indexOf('\t', c + 1);
-    const data = tab < 0 ? line.slice(c + 1) : line.slice(c + 1, tab);
-    if (c < 0 || !/^[a-z_]{1,32}$/.test(type) || !data.startsWith('{')) return undefined;
-    items.push({ position, organization, type, data, desk: tab < 0 ? null : line.slice(tab + 1), large: false });
+    const topic = line.slice(c + 1, d);
+    const tab = line.indexOf('\t', d + 1);
+    const data = tab < 0 ? line.slice(d + 1) : line.slice(d + 1, tab);
+    // A desk event's data is an object; a room event's, any JSON.
+    if (c < 0 || d < 0 || !eventType.test(type) || !topic || !data || (!topic.includes('/') && !data.startsWith('{'))) return undefined;
+    items.push({ position, organization, type, topic, data, desk: tab < 0 ? null : line.slice(tab + 1), large: false });
   }
   return items;
 }

@@ -1,29 +1,38 @@
 import type { Sql } from 'postgres';
-import { type DeskEvent, eventsOf, type LoggedChange } from './event.ts';
+import { textArray, uuidArray } from '../db/arrays.ts';
+import type { ReplayFor } from '../topics/topics.ts';
+import { type DeskEvent, eventsOf } from './event.ts';
 import type { EventStream } from './listener.ts';
 
-/** A resume asking for more than this is told to reload over REST instead. */
+/** A resume spanning more events of its organization than this is told to reload over REST instead. */
 export const maxReplay = 10_000;
 
 /**
  * The frames of an organization's events after `since`, up to `upto` (what the
- * gateway has already published live), in order; or 'resync' when `since` is out
- * of reach: pruned by retention, ahead of the log, or more than maxReplay behind.
+ * gateway has already published live), that the socket's topics take, in order;
+ * or 'resync' when `since` is out of reach: pruned by retention, ahead of the log,
+ * or more than maxReplay events of the organization behind.
  */
-export async function replay(sql: Sql, organization: string, since: number, upto: number): Promise<string[] | 'resync'> {
+export async function replay(sql: Sql, organization: string, since: number, upto: number, to: ReplayFor): Promise<string[] | 'resync'> {
   if (since > upto) return 'resync';
   if (since === upto) return [];
   const [log] = await sql`SELECT pruned_through FROM event_log`;
   if (since < Number(log!.pruned_through)) return 'resync';
   // A change at `since` may hold the event after it (its desk's, at since + 1).
   // Rendered as the rows are now; an event whose row is gone is left out.
-  const rows = await sql<(Omit<LoggedChange, 'position'> & { position: string })[]>`
-    SELECT * FROM deskwire.logged_changes(${organization}, ${since}, ${upto}, ${maxReplay + 1})`;
-  const frames = rows
-    .flatMap((r) => eventsOf({ ...r, position: Number(r.position) }))
+  const t = to.topics;
+  const rows = await sql<{ position: string; type: string; topic: string; takes: boolean; takes_desk: boolean; data: string | null; desk: string | null }[]>`
+    SELECT * FROM deskwire.replay_events(${organization}, ${since}, ${upto}, ${maxReplay + 1},
+      ${t.org}, ${uuidArray(sql, [...t.desks])}, ${textArray(sql, [...t.rooms])}, ${t.inbox ? to.agent : null})`;
+  if (rows.length > maxReplay) return 'resync';
+  return rows
+    .flatMap((r) => {
+      const position = Number(r.position);
+      // Its own event and the desk event after it (position + 1), each if the topics take it.
+      return eventsOf({ ...r, organization, position }).filter((e) => (e.position === position ? r.takes : r.takes_desk));
+    })
     .filter((e) => e.position > since && e.position <= upto)
     .map((e) => e.frame);
-  return frames.length > maxReplay ? 'resync' : frames;
 }
 
 /** The position of the log's last event (a message's desk event is its position + 1). */
@@ -44,7 +53,7 @@ export interface Resumes {
    * `upto` is published live from now on; or 'resync'. Throws if the stream has
    * not reached `since` within the wait (the client should resume again).
    */
-  replay(organization: string, since: number): Promise<{ frames: string[]; upto: number } | 'resync'>;
+  replay(organization: string, since: number, to: ReplayFor): Promise<{ frames: string[]; upto: number } | 'resync'>;
 }
 
 export function createResumes(sql: Sql, waitMs: number): Resumes {
@@ -62,7 +71,7 @@ export function createResumes(sql: Sql, waitMs: number): Resumes {
       events = stream;
       seenFrom = stream.position();
     },
-    async replay(organization, since) {
+    async replay(organization, since, to) {
       if (!events) throw new Error('resumes are answered only once the event stream runs');
       // A client may have seen an event this process has not published yet (it
       // came from another process): wait for the stream to reach it, if the log has it.
@@ -72,7 +81,7 @@ export function createResumes(sql: Sql, waitMs: number): Resumes {
       }
       const upto = events.position();
       if (since >= seenFrom && (lastByOrganization.get(organization) ?? 0) <= since) return { frames: [], upto };
-      const frames = await replay(sql, organization, since, upto);
+      const frames = await replay(sql, organization, since, upto, to);
       return frames === 'resync' ? frames : { frames, upto };
     },
   };

@@ -7,7 +7,8 @@ const everyMs = 60_000;
 /**
  * Deletes events older than the retention, a thousand at a time (short
  * transactions), and records the highest position deleted, below which a resume
- * must reload instead. Also drops the notes of desk changes the sequencer has read.
+ * must reload instead. Also drops the notes of desk changes and the room events
+ * the sequencer has read (the log keeps a room event's data).
  */
 export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<number> {
   let total = 0;
@@ -32,6 +33,7 @@ export async function pruneOnce(sql: Sql, retentionSeconds: number): Promise<num
   // Every transaction below the sequencer's snapshot's xmin has ended, and its
   // window is logged.
   await sql`DELETE FROM desk_changes WHERE written_by < pg_snapshot_xmin((SELECT others_seen FROM sequencer))`;
+  await sql`DELETE FROM room_events WHERE written_by < pg_snapshot_xmin((SELECT others_seen FROM sequencer))`;
   return total;
 }
 

@@ -1,13 +1,14 @@
-import { organizationTopic as topic } from '../domain.ts';
 import { type DeskEvent, resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
+import type { ReplayFor } from '../topics/topics.ts';
 import { type AgentSocket, closeCodes } from './agent.ts';
 
 /**
- * Frames of an organization's events after `since`, up to `upto`: every event
- * published from the call on with a position past upto is live; or 'resync'.
+ * Frames of an organization's events after `since`, up to `upto`, that the topics
+ * take: every event published from the call on with a position past upto is live;
+ * or 'resync'.
  */
-export type Replay = (organization: string, since: number) => Promise<{ frames: string[]; upto: number } | 'resync'>;
+export type Replay = (organization: string, since: number, to: ReplayFor) => Promise<{ frames: string[]; upto: number } | 'resync'>;
 
 /** A resuming socket whose live frames pile up this high while its replay is read is closed (4008). */
 const maxWaitingFrames = 10_000;
@@ -20,19 +21,28 @@ interface CatchingUp {
 }
 
 export interface Resuming {
-  /** Replays what the client missed, then puts the socket on its live topic. */
+  /** Replays what the client missed, then puts the socket live on its topics. */
   resume(ws: AgentSocket, organization: string, since: number): void;
-  /** An event published live: resuming sockets of its organization keep it for after their replay. */
+  /** An event published live: resuming sockets whose topics take it keep it for after their replay. */
   published(e: DeskEvent): void;
   closed(ws: AgentSocket): void;
+}
+
+export interface ResumingOptions {
+  replay: Replay;
+  /** Whether a socket's topics take an event. */
+  takes(ws: AgentSocket, e: DeskEvent): boolean;
+  /** The socket holds its topics from now on. */
+  live(ws: AgentSocket): void;
+  log: Logger;
 }
 
 /**
  * Events published while a socket's replay is read wait for it; the replay reads
  * the log up to a position they were published to (`upto`). Both go out in order
- * before the socket subscribes, in one go, each event once: ids only ever increase.
+ * before the socket goes live, in one go, each event once: ids only ever increase.
  */
-export function createResuming(replay: Replay, log: Logger): Resuming {
+export function createResuming(opts: ResumingOptions): Resuming {
   const catchingUp = new Map<string, Set<CatchingUp>>();
   return {
     resume(ws, organization, since) {
@@ -43,7 +53,8 @@ export function createResuming(replay: Replay, log: Logger): Resuming {
         set.delete(entry);
         if (set.size === 0) catchingUp.delete(organization);
       };
-      replay(organization, since).then(
+      const a = ws.getUserData();
+      opts.replay(organization, since, { topics: a.topics, agent: a.subject }).then(
         (replayed) => {
           done();
           if (entry.closed) return;
@@ -52,19 +63,20 @@ export function createResuming(replay: Replay, log: Logger): Resuming {
             else for (const f of replayed.frames) ws.send(f);
             const after = replayed === 'resync' ? since : replayed.upto;
             for (const e of entry.waiting) if (e.position > after) ws.send(e.frame);
-            ws.subscribe(topic(organization));
+            opts.live(ws);
           });
         },
         (err) => {
           done();
-          log.warn({ err }, 'replay failed; the client should resume again');
+          opts.log.warn({ err }, 'replay failed; the client should resume again');
           if (!entry.closed) ws.end(1011, 'replay failed; resume again');
         },
       );
     },
     published(e) {
       for (const c of catchingUp.get(e.organization) ?? []) {
-        if (c.waiting.push(e) > maxWaitingFrames && !c.closed) {
+        if (c.closed || !opts.takes(c.ws, e)) continue;
+        if (c.waiting.push(e) > maxWaitingFrames) {
           c.closed = true;
           c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
         }

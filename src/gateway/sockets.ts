@@ -1,8 +1,11 @@
 import { bearer, type Authenticate } from '../auth/credentials.ts';
-import { organizationTopic as topic } from '../domain.ts';
 import { HttpError } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
 import type { Logger } from '../log.ts';
+import { checkDesks, createControl, type FindDesks, tooManyTopics } from '../topics/control.ts';
+import type { LoadAssigned } from '../topics/inbox.ts';
+import { createRouting } from '../topics/routing.ts';
+import { addTopics, countTopics, defaultTopics, noTopics, parseTopicsQuery, type Topic } from '../topics/topics.ts';
 import { createAdmission } from './admission.ts';
 import type { Agent, AgentSocket } from './agent.ts';
 import { raiseListenBacklog } from './backlog.ts';
@@ -15,7 +18,7 @@ export { closeCodes } from './agent.ts';
 
 export interface Gateway {
   port: number;
-  /** Sends an event to every socket of its organization, and to no other. */
+  /** Sends an event to the sockets of its organization whose topics take it, each once, and to no other. */
   publish(event: DeskEvent): void;
   /** Closes every socket opened with a credential (a revoked API key). */
   disconnect(credential: string, code: number, reason: string): void;
@@ -33,11 +36,17 @@ export interface GatewayOptions {
   /** Origins allowed to open a browser socket; undefined: any. */
   allowedOrigins: string[] | undefined;
   replay: Replay;
+  /** The position of the last event published: where a socket that must miss nothing while it starts replays from. */
+  position(): number;
+  findDesks: FindDesks;
+  loadAssigned: LoadAssigned;
+  /** Topics one socket may listen to (WS_TOPICS_PER_SOCKET). */
+  maxTopics: number;
   log: Logger;
 }
 
-/** Agents have nothing to say over the socket; what they send is read and dropped. */
-const maxClientFrameBytes = 4 * 1024;
+/** Agents say only subscribe and unsubscribe (src/topics/control.ts): room for a hundred desk topics. */
+const maxClientFrameBytes = 16 * 1024;
 /**
  * A safety net far above the 4008 sweep: past this, uWS closes the socket at once
  * (1006) rather than drop a frame for it, so a socket is never left open having missed one.
@@ -55,7 +64,9 @@ const listenBacklog = 65535;
 export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<AgentSocket>();
   const admission = createAdmission(opts);
-  const resuming = createResuming(opts.replay, opts.log);
+  const routing = createRouting(opts.loadAssigned, opts.log);
+  const resuming = createResuming({ replay: opts.replay, takes: routing.takes, live: routing.live, log: opts.log });
+  const control = createControl({ routing, findDesks: opts.findDesks, maxTopics: opts.maxTopics, log: opts.log });
   /** The socket `open` was last called with (see there). */
   let opened: AgentSocket | undefined;
   const app = uWS.App();
@@ -84,16 +95,28 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         return reply(res, new HttpError('invalid_since', 'since must be the id of an event, as received'));
       }
       const since = sinceText === null ? undefined : Number(sinceText);
-      admission.admit(organization, credential, origin, from).then(
+      let asked: Topic[] | undefined;
+      try {
+        asked = parseTopicsQuery(query.get('topics'));
+      } catch (err) {
+        return reply(res, err as HttpError);
+      }
+      const topics = asked ? noTopics() : defaultTopics();
+      if (asked) addTopics(topics, asked);
+      if (countTopics(topics) > opts.maxTopics) return reply(res, tooManyTopics(opts.maxTopics));
+      admission.admit(organization, credential, origin, from).then(async (p) => {
+        if (asked) await checkDesks(opts.findDesks, organization, asked);
+        return p;
+      }).then(
         (p) => {
           if (aborted) return;
           opened = undefined;
-          res.cork(() => {
-            res.upgrade<Agent>(
-              { organization, credential: p.credential, expiresAt: p.expiresAt, since, buffered: 0 },
-              key, protocol, extensions, context,
-            );
-          });
+          const agent: Agent = {
+            organization, subject: p.subject, credential: p.credential, expiresAt: p.expiresAt, since, buffered: 0,
+            topics, held: new Set(), live: false, closed: false,
+            control: { queue: Promise.resolve(), pending: 0, frames: 0, windowStart: 0, strikes: 0, strikesStart: 0 },
+          };
+          res.cork(() => res.upgrade<Agent>(agent, key, protocol, extensions, context));
           // Only now, with cork returned (see `open`), may the socket touch uWS's heap.
           const ws = opened as AgentSocket | undefined;
           if (ws && sockets.has(ws)) start(ws);
@@ -117,10 +140,12 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       admission.opened(ws.getUserData().credential);
       opened = ws;
     },
-    // Never relayed: the seed echoed client frames to the group, so anyone could forge events.
-    message() {},
+    // Never relayed (the seed echoed client frames to the group, so anyone could
+    // forge events): only subscribe and unsubscribe are read.
+    message: (ws, data, isBinary) => control(ws, data, isBinary),
     close(ws) {
       sockets.delete(ws);
+      routing.closed(ws);
       resuming.closed(ws);
       admission.closed(ws.getUserData().credential);
     },
@@ -131,11 +156,22 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
     .ws('/ws/chat/:organization', behavior)
     .any('/*', (res) => reply(res, new HttpError('not_found', 'WebSocket endpoint is /ws/chat/<organization>/')));
 
-  /** A socket just opened: live on its topic, or resuming. */
+  /**
+   * A socket just opened: live on its topics, or resuming. An inbox is read from
+   * the database first; meanwhile events go on, so a socket with one replays from
+   * where the stream was at its open (usually nothing to read).
+   */
   function start(ws: AgentSocket) {
     const agent = ws.getUserData();
-    if (agent.since === undefined) ws.subscribe(topic(agent.organization));
-    else resuming.resume(ws, agent.organization, agent.since);
+    if (!agent.topics.inbox) {
+      if (agent.since === undefined) routing.live(ws);
+      else resuming.resume(ws, agent.organization, agent.since);
+      return;
+    }
+    const since = agent.since ?? opts.position();
+    routing.opened(ws).then(() => {
+      if (!agent.closed) resuming.resume(ws, agent.organization, since);
+    }, () => {});
   }
 
   const stopSweeps = startSweeps(sockets);
@@ -150,8 +186,9 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
       resolve({
         port,
         publish(e) {
-          app.publish(topic(e.organization), e.frame, false, false);
+          // Resuming sockets judge an event by their inbox before it moves.
           resuming.published(e);
+          routing.publish(app, e);
         },
         disconnect(credential, code, reason) {
           for (const ws of sockets) if (ws.getUserData().credential === credential) ws.end(code, reason);

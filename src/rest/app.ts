@@ -4,12 +4,14 @@ import type { Sql } from 'postgres';
 import type { Authenticate } from '../auth/credentials.ts';
 import { BadRequest } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Numbered } from '../rooms/numbered.ts';
 import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
 import { mediaFiles } from './media.ts';
 import { assignRoutes } from './routes/assign.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helpDeskRoutes } from './routes/help-desks.ts';
+import { roomRoutes } from './routes/rooms.ts';
 import { sendMessageRoutes } from './routes/send-message.ts';
 
 export interface RestOptions {
@@ -20,6 +22,9 @@ export interface RestOptions {
   writeRateLimit: number;
   /** The WebSocket port, named to a client that knocks on this one. */
   wsPort: number;
+  maxEventBytes: number;
+  /** Room events' ids as the stream numbers them. */
+  numbered: Numbered;
 }
 
 /**
@@ -47,6 +52,7 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
   helpDeskRoutes(router, sql);
   assignRoutes(router, sql, opts, writes);
   sendMessageRoutes(router, sql, opts, writes);
+  roomRoutes(router, sql, opts, writes, opts.numbered);
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }
