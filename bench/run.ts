@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,soak]
+// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,soak]
 //
 // Every scenario against a baseline measured in the same run, every process its
 // own (deskwire, the baselines, each load generator). Writes bench/results/report.json
@@ -18,9 +18,10 @@ import { type Context, type Result, type Row, pgbenchWrites } from './scenarios/
 import { fanout } from './scenarios/fanout.ts';
 import { rest } from './scenarios/rest.ts';
 import { soak } from './scenarios/soak.ts';
+import { topics } from './scenarios/topics.ts';
 import { writers } from './scenarios/writers.ts';
 
-const scenarios = { fanout, connections, writers, rest, soak } as const;
+const scenarios = { fanout, connections, writers, rest, topics, soak } as const;
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });

@@ -68,6 +68,35 @@ export async function rest(ctx: Context): Promise<Result> {
     rows.push({ scenario: '5. REST, 10 connections', metric: `${name} p99 (ms)`, deskwire: median(p99.deskwire), baseline: median(p99.bare), target: 'reported', met: null });
   }
 
+  // Room publish against send-message, both deskwire, in pairs the same way: what a
+  // room event costs its writer next to a message (issue 18). A publish answers once
+  // the sequencer has numbered the event (its id); send-message does not wait.
+  {
+    const publish = { method: 'POST', path: '/api/rooms/payments-42/events/', body: JSON.stringify({ type: 'payment.updated', data: { status: 'paid', amount: 4200 } }) };
+    const send = routes['POST /api/send-message/'];
+    const onDeskwire = (route: typeof publish, s: number) =>
+      load('bench/load/http.ts', { url: base.deskwire + route.path, method: route.method, headers: auth, body: route.body, connections: 10, seconds: s });
+    await onDeskwire(publish, 2);
+    const rps = { publish: [] as number[], send: [] as number[] };
+    const p99: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const pair: Record<string, number> = {};
+      for (const which of r % 2 ? (['send', 'publish'] as const) : (['publish', 'send'] as const)) {
+        const res = await onDeskwire(which === 'publish' ? publish : send, seconds);
+        rps[which].push(res.rps);
+        pair[which] = res.rps;
+        if (which === 'publish') p99.push(res.p99);
+        runs.push({ route: which === 'publish' ? 'POST /api/rooms/<name>/events/' : 'POST /api/send-message/ (vs rooms)', server: 'deskwire', ...res });
+      }
+      ratios.push(pair.publish! / pair.send!);
+    }
+    const ratio = median(ratios);
+    ctx.log(`  rest room publish: ${Math.round(median(rps.publish))} req/s (p99 ${median(p99)} ms), send-message ${Math.round(median(rps.send))}: ${round(ratio)}× (pairs: ${ratios.map((x) => round(x)).join(' ')})`);
+    rows.push({ scenario: '5. REST, 10 connections', metric: `POST /api/rooms/<name>/events/ req/s, baseline send-message on deskwire (${round(ratio)}×)`, deskwire: Math.round(median(rps.publish)), baseline: Math.round(median(rps.send)), target: '≥ 0.9× baseline', met: ratio >= 0.9 });
+    rows.push({ scenario: '5. REST, 10 connections', metric: 'POST /api/rooms/<name>/events/ p99 (ms)', deskwire: median(p99), baseline: '-', target: 'reported', met: null });
+  }
+
   // Latency, not throughput: a steady 200 requests/s from a fixed-rate generator,
   // deskwire and the bare handler in turns, and the machine's two floors: the bare
   // server answering at once (no database), and answering `SELECT 1`.
