@@ -1,5 +1,5 @@
--- Changed rows -> numbered events -> NOTIFY deskwire, by one sequencer; writers do
--- nothing for it.
+-- Changed rows and room events -> numbered events -> NOTIFY deskwire_events, by
+-- one sequencer; writers do nothing for it.
 --
 -- Why not the writers, how a window of committed changes is found between two
 -- snapshots, and why positions make resumes exact: docs/architecture.md.

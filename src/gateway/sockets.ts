@@ -2,10 +2,10 @@ import { bearer, type Authenticate } from '../auth/credentials.ts';
 import { HttpError } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
 import type { Logger } from '../log.ts';
-import { checkDesks, createControl, type FindDesks, tooManyTopics } from '../topics/control.ts';
+import { checkDesks, createControl, type FindDesks } from '../topics/control.ts';
 import type { LoadAssigned } from '../topics/inbox.ts';
 import { createRouting } from '../topics/routing.ts';
-import { addTopics, countTopics, defaultTopics, noTopics, parseTopicsQuery, type Topic } from '../topics/topics.ts';
+import { type Topic, type Topics, topicsOfQuery } from '../topics/topics.ts';
 import { createAdmission } from './admission.ts';
 import type { Agent, AgentSocket } from './agent.ts';
 import { raiseListenBacklog } from './backlog.ts';
@@ -57,9 +57,10 @@ const listenBacklog = 65535;
 
 /**
  * The WebSocket side: ws://HOST:WS_PORT/ws/chat/<organization>/?token=…
- * The credential is checked in the upgrade (admission.ts), before the socket
- * exists; each socket then listens on its organization's topic, after a replay
- * if it resumes (resume.ts), and uWS's pub/sub does the fan-out.
+ * The credential and the topics are checked in the upgrade (admission.ts,
+ * src/topics/), before the socket exists; each socket then holds the uWS topics
+ * its topics need, after a replay if it resumes (resume.ts), and uWS's pub/sub
+ * does the fan-out.
  */
 export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<AgentSocket>();
@@ -95,17 +96,15 @@ export function startGateway(opts: GatewayOptions): Promise<Gateway> {
         return reply(res, new HttpError('invalid_since', 'since must be the id of an event, as received'));
       }
       const since = sinceText === null ? undefined : Number(sinceText);
-      let asked: Topic[] | undefined;
+      let topics: Topics;
+      let named: Topic[];
       try {
-        asked = parseTopicsQuery(query.get('topics'));
+        ({ topics, named } = topicsOfQuery(query.get('topics'), opts.maxTopics));
       } catch (err) {
         return reply(res, err as HttpError);
       }
-      const topics = asked ? noTopics() : defaultTopics();
-      if (asked) addTopics(topics, asked);
-      if (countTopics(topics) > opts.maxTopics) return reply(res, tooManyTopics(opts.maxTopics));
       admission.admit(organization, credential, origin, from).then(async (p) => {
-        if (asked) await checkDesks(opts.findDesks, organization, asked);
+        await checkDesks(opts.findDesks, organization, named);
         return p;
       }).then(
         (p) => {

@@ -2,7 +2,7 @@ import { type ErrorCode, HttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type AgentSocket, closeCodes } from '../gateway/agent.ts';
 import type { Routing } from './routing.ts';
-import { addTopics, copyTopics, countTopics, listTopics, parseTopics, removeTopics, type Topic } from './topics.ts';
+import { addTopics, copyTopics, countTopics, listTopics, parseTopics, removeTopics, type Topic, tooManyTopics } from './topics.ts';
 
 /** Which of these desks are help desks of the organization. */
 export type FindDesks = (organization: string, desks: string[]) => Promise<string[]>;
@@ -29,10 +29,6 @@ export async function checkDesks(findDesks: FindDesks, organization: string, lis
   const found = new Set(await findDesks(organization, desks));
   const missing = desks.find((d) => !found.has(d));
   if (missing) throw new HttpError('not_found', `desk:${missing} is not a help desk of ${organization}`);
-}
-
-export function tooManyTopics(max: number): HttpError {
-  return new HttpError('too_many_topics', `a socket listens to at most ${max} topics (WS_TOPICS_PER_SOCKET)`);
 }
 
 /**

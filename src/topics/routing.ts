@@ -103,7 +103,7 @@ export function createRouting(loadAssigned: LoadAssigned, log: Logger): Routing 
     },
     takes(ws, e) {
       const a = ws.getUserData();
-      return takes(a.topics, a.subject, a.topics.inbox ? inboxes.desks(a.organization, a.subject) : new Set(), e);
+      return takes(a.topics, a.subject, inboxes.desks(a.organization, a.subject), e);
     },
   };
 }

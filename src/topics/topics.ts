@@ -23,9 +23,6 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const topicRule = 'topics are org, inbox, desk:<uuid> or room:<name> (name: 1-128 of A-Z a-z 0-9 _ . : -)';
 
-/** Without ?topics= a socket has `org`, as before topics existed. */
-export const defaultTopics = (): Topics => ({ org: true, inbox: false, desks: new Set(), rooms: new Set() });
-export const noTopics = (): Topics => ({ org: false, inbox: false, desks: new Set(), rooms: new Set() });
 
 /** A topic as a client writes it, or undefined when malformed. */
 export function parseTopic(text: unknown): Topic | undefined {
@@ -52,10 +49,22 @@ export function parseTopics(list: unknown[]): Topic[] {
   });
 }
 
-/** The ?topics= of a socket URL: comma-separated; empty means none (subscribe later). */
-export function parseTopicsQuery(text: string | null): Topic[] | undefined {
-  if (text === null) return undefined;
-  return parseTopics(text.split(',').filter((t) => t !== ''));
+export function tooManyTopics(max: number): HttpError {
+  return new HttpError('too_many_topics', `a socket listens to at most ${max} topics (WS_TOPICS_PER_SOCKET)`);
+}
+
+/**
+ * A socket's topics from the ?topics= of its URL (comma-separated; empty: none, to
+ * subscribe later; absent: `org`, as before topics existed), and the topics it
+ * named; or invalid_topic, too_many_topics.
+ */
+export function topicsOfQuery(text: string | null, max: number): { topics: Topics; named: Topic[] } {
+  if (text === null) return { topics: { org: true, inbox: false, desks: new Set(), rooms: new Set() }, named: [] };
+  const named = parseTopics(text.split(',').filter((t) => t !== ''));
+  const topics: Topics = { org: false, inbox: false, desks: new Set(), rooms: new Set() };
+  addTopics(topics, named);
+  if (countTopics(topics) > max) throw tooManyTopics(max);
+  return { topics, named };
 }
 
 export function addTopics(to: Topics, list: Topic[]): void {
@@ -103,7 +112,8 @@ export function assigneeOf(e: DeskEvent): string | null {
 /**
  * Whether a socket with these topics takes an event: what the uWS topics it holds
  * would give it (domain.ts uwsTopic). `inboxDesks` are its agent's desks before the
- * event; an update_helpdesk that assigns a desk to the agent counts too.
+ * event (read only if it listens to `inbox`); an update_helpdesk that assigns a
+ * desk to the agent counts too.
  */
 export function takes(t: Topics, agent: string, inboxDesks: ReadonlySet<string>, e: DeskEvent): boolean {
   if (e.type === 'resync_required') return true;
