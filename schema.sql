@@ -658,10 +658,14 @@ BEGIN
       CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
         (SELECT deskwire.desk_prefix(h, c) FROM help_desks h JOIN clients c ON c.id = h.client_id WHERE h.id = (x.row).help_desk_id)), x.data) END AS desk_data
     FROM (
+      -- In written_by order, as the index scans give it: the stragglers (below lo)
+      -- first. A transaction that began after another committed has the higher id,
+      -- so a write that follows another gets the later position even when both fall
+      -- in one window (the one before it still running when the last window was taken).
       SELECT c.row, c.is_new, deskwire.message_json(c.row) AS data FROM (
-        SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by >= lo
+        SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by = ANY (stragglers)
         UNION ALL
-        SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by = ANY (stragglers)
+        SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by >= lo
         LIMIT max_rows + 1) c
     ) x
     LEFT JOIN desk_prefixes p ON p.desk_id = (x.row).help_desk_id

@@ -80,6 +80,29 @@ describe('resume with ?since=', () => {
     }
   });
 
+  test('a write made after another committed gets the later id, even when both fall in one window', async () => {
+    // The first write's transaction is still open when a window is taken, so it is
+    // a straggler of the next one, where the write after its commit often lands too.
+    const live = await server.socket('acme');
+    const holder = await server.db.sql.reserve();
+    try {
+      for (let i = 0; i < 20; i++) {
+        await holder`BEGIN`;
+        await holder`INSERT INTO messages (help_desk_id, message) VALUES (${acme.deskId}, ${`held ${i}`})`;
+        await write(`marker ${i}`);
+        await live.next((f) => f.type === 'new_message' && data(f).message === `marker ${i}`);
+        await holder`COMMIT`;
+        await write(`after ${i}`);
+        await live.next((f) => f.type === 'new_message' && data(f).message === `after ${i}`);
+      }
+      const order = messagesOf(live.frames).filter((m) => !m.startsWith('marker'));
+      assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => [`held ${i}`, `after ${i}`]).flat());
+    } finally {
+      holder.release();
+      await live.close();
+    }
+  });
+
   test('a since older than the retention gets resync_required first, then live events', async () => {
     await write('before pruning');
     const old = await server.socket('acme');
