@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import postgres from 'postgres';
+import { pruneOnce } from '../src/events/retention.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { connect, type Frame, type TestSocket, upgradeRequest } from './helpers/socket.ts';
@@ -372,5 +373,28 @@ describe('POST /api/rooms/<name>/events/', () => {
     }
     await assert.rejects(publish('acme', 'a b', 'x', {}), /room_events_room_check/);
     await assert.rejects(publish('acme', 'r', 'x', 'z'.repeat(1_048_577)), /room_events_data_check/);
+  });
+});
+
+describe('room events and retention', () => {
+  test('a sequenced room event leaves room_events but resumes from the log; past the retention, resync_required', async () => {
+    const room = await open('acme', 'topics=room:payments-42');
+    await publish('acme', 'payments-42', 'payment.updated', { kept: true });
+    const kept = await room.next((f) => f.room === 'payments-42' && data(f).kept === true);
+    await room.close();
+
+    await pruneOnce(server.db.sql, 3600);
+    const [{ left }] = await server.db.sql`SELECT count(*)::int AS left FROM room_events`;
+    assert.equal(left, 0, 'the rows the sequencer has read are dropped: the table does not grow');
+    const back = await open('acme', `topics=room:payments-42&since=${Number(kept.id) - 1}`);
+    const replayed = await back.next((f) => f.room === 'payments-42');
+    assert.equal(replayed.id, kept.id);
+    assert.deepEqual(data(replayed), { kept: true }, 'the data is in the log');
+    await back.close();
+
+    assert.ok((await pruneOnce(server.db.sql, 0)) > 0, 'everything is older than a retention of 0 s');
+    const late = await open('acme', `topics=room:payments-42&since=${Number(kept.id) - 1}`);
+    assert.deepEqual(await late.next(), { type: 'resync_required' });
+    await late.close();
   });
 });
