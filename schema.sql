@@ -16,6 +16,29 @@ CREATE INDEX api_keys_organization_idx ON public.api_keys USING btree (organizat
 CREATE TRIGGER api_keys_deleted AFTER DELETE ON public.api_keys REFERENCING OLD TABLE AS old_keys FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_keys_revoked();
 CREATE TRIGGER api_keys_revoked AFTER UPDATE ON public.api_keys REFERENCING OLD TABLE AS old_keys NEW TABLE AS new_keys FOR EACH STATEMENT EXECUTE FUNCTION deskwire.notify_keys_revoked();
 
+CREATE TABLE channel_contacts (
+  organization text NOT NULL,
+  phone text NOT NULL,
+  client_id uuid NOT NULL,
+  CONSTRAINT channel_contacts_client_id_organization_fkey FOREIGN KEY (client_id, organization) REFERENCES clients(id, organization) ON UPDATE CASCADE ON DELETE CASCADE,
+  CONSTRAINT channel_contacts_phone_check CHECK (((length(phone) >= 1) AND (length(phone) <= 64))),
+  CONSTRAINT channel_contacts_pkey PRIMARY KEY (organization, phone)
+);
+
+CREATE TABLE channels (
+  organization text NOT NULL,
+  kind text NOT NULL,
+  url text,
+  secret text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT channels_kind_check CHECK ((kind = ANY (ARRAY['webhook'::text, 'echo'::text]))),
+  CONSTRAINT channels_organization_fkey FOREIGN KEY (organization) REFERENCES organizations(name) ON UPDATE CASCADE ON DELETE CASCADE,
+  CONSTRAINT channels_pkey PRIMARY KEY (organization),
+  CONSTRAINT channels_secret_check CHECK ((length(secret) >= 32)),
+  CONSTRAINT channels_url_check CHECK ((url ~ '^https?://'::text)),
+  CONSTRAINT channels_webhook_has_url CHECK (((kind = 'webhook'::text) = (url IS NOT NULL)))
+);
+
 CREATE TABLE clients (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
   organization text NOT NULL,
@@ -88,6 +111,18 @@ CREATE TRIGGER _110_organization BEFORE INSERT ON public.help_desks FOR EACH ROW
 CREATE TRIGGER _800_desk_changes_insert AFTER INSERT ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
 CREATE TRIGGER _800_desk_changes_update AFTER UPDATE ON public.help_desks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_help_desks_changed();
 
+CREATE TABLE inbound_messages (
+  organization text NOT NULL,
+  external_id text NOT NULL,
+  message_id uuid NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT inbound_messages_external_id_check CHECK (((length(external_id) >= 1) AND (length(external_id) <= 256))),
+  CONSTRAINT inbound_messages_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id) ON DELETE CASCADE,
+  CONSTRAINT inbound_messages_organization_fkey FOREIGN KEY (organization) REFERENCES organizations(name) ON UPDATE CASCADE ON DELETE CASCADE,
+  CONSTRAINT inbound_messages_pkey PRIMARY KEY (organization, external_id)
+);
+CREATE INDEX inbound_messages_message_id_idx ON public.inbound_messages USING btree (message_id);
+
 CREATE TABLE messages (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
   help_desk_id uuid NOT NULL,
@@ -151,6 +186,20 @@ CREATE TABLE sql_definitions (
   CONSTRAINT sql_definitions_pkey PRIMARY KEY (singleton),
   CONSTRAINT sql_definitions_singleton_check CHECK (singleton)
 );
+
+CREATE OR REPLACE FUNCTION deskwire.advance_status(organization text, message uuid, status text)
+ RETURNS boolean
+ LANGUAGE sql
+AS $function$
+  WITH moved AS (
+    UPDATE messages m SET status = advance_status.status
+    FROM help_desks h
+    WHERE m.id = advance_status.message AND h.id = m.help_desk_id AND h.organization = advance_status.organization
+      AND m.type = 'sent' AND deskwire.status_may_move(m.status, advance_status.status)
+    RETURNING 1
+  )
+  SELECT EXISTS (SELECT 1 FROM moved)
+$function$;
 
 CREATE OR REPLACE FUNCTION deskwire.changed_data(type text, ref uuid)
  RETURNS text
@@ -229,6 +278,49 @@ AS $function$
     || '","client":' || deskwire.client_json(c)
     || ',"assignee":' || deskwire.json_string(d.assignee)
     || ',"last_message":'
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.echo_reply(organization text, message uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  reply uuid;
+BEGIN
+  INSERT INTO messages (help_desk_id, message, type, status)
+  SELECT m.help_desk_id, 'echo: ' || coalesce(m.message, m.file), 'received', 'delivered'
+  FROM messages m JOIN help_desks h ON h.id = m.help_desk_id
+  WHERE m.id = echo_reply.message AND h.organization = echo_reply.organization
+    AND NOT EXISTS (SELECT 1 FROM inbound_messages i WHERE i.organization = echo_reply.organization AND i.external_id = 'echo:' || echo_reply.message)
+  RETURNING id INTO reply;
+  IF reply IS NOT NULL THEN
+    INSERT INTO inbound_messages (organization, external_id, message_id) VALUES (echo_reply.organization, 'echo:' || echo_reply.message, reply);
+  END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[])
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  specs graphile_worker.job_spec[];
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM channels) THEN
+    RETURN;
+  END IF;
+  SELECT array_agg(ROW('deskwire.deliver', json_build_object('message', m.id), NULL, NULL, 1000,
+      'deskwire.deliver:' || m.id, NULL, NULL)::graphile_worker.job_spec)
+  INTO specs
+  FROM messages m
+  JOIN help_desks h ON h.id = m.help_desk_id
+  JOIN channels c ON c.organization = h.organization
+  WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
+    AND NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = 'deskwire.deliver:' || m.id);
+  IF specs IS NOT NULL THEN
+    PERFORM graphile_worker.add_jobs(specs);
+  END IF;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION deskwire.event_desk(e events)
@@ -439,6 +531,23 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION deskwire.outbound_body(message uuid)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT '{"event":"message.outbound","message":' || deskwire.message_json(m)
+    || ',"help_desk":' || deskwire.help_desk_json(d, c, last) || '}'
+  FROM messages m
+  JOIN help_desks d ON d.id = m.help_desk_id
+  JOIN clients c ON c.id = d.client_id
+  LEFT JOIN LATERAL (
+    SELECT l FROM messages l WHERE l.help_desk_id = d.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+  ) x ON true
+  CROSS JOIN LATERAL (SELECT (x.l).*) last
+  WHERE m.id = outbound_body.message
+$function$;
+
 CREATE OR REPLACE FUNCTION deskwire.payload_line(pos bigint, organization text, type text, topic text, data text, desk text)
  RETURNS text
  LANGUAGE sql
@@ -455,6 +564,52 @@ CREATE OR REPLACE FUNCTION deskwire.publish(organization text, room text, type t
  LANGUAGE sql
 AS $function$
   INSERT INTO room_events (organization, room, type, data) VALUES (organization, room, type, data) RETURNING id
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.receive_inbound(organization text, external_id text, phone text, name text, text text, OUT message uuid, OUT created boolean)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  client uuid;
+  desk uuid;
+BEGIN
+  SELECT i.message_id INTO message FROM inbound_messages i
+  WHERE i.organization = receive_inbound.organization AND i.external_id = receive_inbound.external_id;
+  IF FOUND THEN
+    created := false;
+    RETURN;
+  END IF;
+  SELECT k.client_id INTO client FROM channel_contacts k
+  WHERE k.organization = receive_inbound.organization AND k.phone = receive_inbound.phone;
+  IF NOT FOUND THEN
+    INSERT INTO clients (organization, name, phone)
+    VALUES (receive_inbound.organization, coalesce(nullif(receive_inbound.name, ''), receive_inbound.phone), receive_inbound.phone)
+    RETURNING id INTO client;
+    INSERT INTO channel_contacts (organization, phone, client_id) VALUES (receive_inbound.organization, receive_inbound.phone, client)
+    ON CONFLICT ON CONSTRAINT channel_contacts_pkey DO NOTHING;
+    IF NOT FOUND THEN -- another request made the contact first: theirs stands, ours goes
+      DELETE FROM clients WHERE id = client;
+      SELECT k.client_id INTO client FROM channel_contacts k
+      WHERE k.organization = receive_inbound.organization AND k.phone = receive_inbound.phone;
+    END IF;
+  END IF;
+  SELECT h.id INTO desk FROM help_desks h WHERE h.client_id = client ORDER BY h.created_at DESC, h.id DESC LIMIT 1;
+  IF NOT FOUND THEN
+    INSERT INTO help_desks (client_id) VALUES (client) RETURNING id INTO desk;
+  END IF;
+  INSERT INTO messages (help_desk_id, message, type, status) VALUES (desk, text, 'received', 'delivered') RETURNING id INTO message;
+  INSERT INTO inbound_messages (organization, external_id, message_id) VALUES (receive_inbound.organization, receive_inbound.external_id, receive_inbound.message)
+  ON CONFLICT ON CONSTRAINT inbound_messages_pkey DO NOTHING;
+  IF NOT FOUND THEN -- stored meanwhile by a concurrent delivery of the same external_id
+    DELETE FROM messages WHERE id = receive_inbound.message;
+    SELECT i.message_id INTO message FROM inbound_messages i
+    WHERE i.organization = receive_inbound.organization AND i.external_id = receive_inbound.external_id;
+    created := false;
+    RETURN;
+  END IF;
+  created := true;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION deskwire.replay_events(of_organization text, since bigint, upto bigint, max integer, everything boolean, desks uuid[], rooms text[], inbox text)
@@ -638,6 +793,7 @@ DECLARE
   help_desks uuid[];
   assignees text[];
   lines text[];
+  outbound uuid[];
 BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
@@ -646,13 +802,15 @@ BEGIN
       OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers)),
     count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
     array_agg(w.help_desk), array_agg(w.assignee),
-    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data))
-  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data)),
+    array_agg(w.ref) FILTER (WHERE w.outbound)
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines, outbound
   FROM (
     SELECT last_position + 2 * row_number() OVER () - 1 AS position,
       coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
       CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
       (x.row).id AS ref, x.data, (x.row).help_desk_id AS help_desk,
+      (x.row).type = 'sent' AND (x.row).status = 'sending' AS outbound,
       CASE WHEN p.desk_id IS NULL THEN (SELECT h.assignee FROM help_desks h WHERE h.id = (x.row).help_desk_id) ELSE p.assignee END AS assignee,
       CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
       CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
@@ -682,6 +840,9 @@ BEGIN
   SELECT * FROM unnest(at, organizations, types, refs, desk_ids, help_desks, assignees);
   positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
+  IF outbound IS NOT NULL THEN
+    PERFORM deskwire.enqueue_deliveries(outbound); -- sql/070_channels.sql
+  END IF;
 END
 $function$;
 
@@ -693,13 +854,17 @@ DECLARE
   lo xid8 := pg_snapshot_xmax(prev);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
   organizations text[];
+  outbound uuid[];
 BEGIN
-  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization)
-  INTO upto, organizations
-  FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
-        UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
+  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization), array_agg(m.id) FILTER (WHERE m.outbound)
+  INTO upto, organizations, outbound
+  FROM (SELECT help_desk_id, id, type = 'sent' AND status = 'sending' AS outbound FROM messages WHERE written_by >= lo
+        UNION ALL SELECT help_desk_id, id, type = 'sent' AND status = 'sending' FROM messages WHERE written_by = ANY (stragglers)) m
   JOIN help_desks d ON d.id = m.help_desk_id;
   positions := deskwire.sequence_resync_of(organizations, last_position);
+  IF outbound IS NOT NULL THEN
+    PERFORM deskwire.enqueue_deliveries(outbound); -- a bulk import of outgoing messages is delivered all the same
+  END IF;
 END
 $function$;
 
@@ -732,6 +897,18 @@ BEGIN
   UPDATE sequencer s SET position = greatest(s.position, (SELECT coalesce(max(e.position), 0) FROM events e)) + 1000000
   RETURNING s.messages_seen, s.others_seen, s.position INTO prev, others, last_position;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.status_may_move(from_status text, to_status text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  SELECT CASE to_status
+    WHEN 'failed' THEN from_status IN ('sending', 'sent')
+    ELSE array_position(ARRAY['sending', 'sent', 'delivered', 'read'], to_status)
+       > coalesce(array_position(ARRAY['sending', 'sent', 'delivered', 'read'], from_status), 5)
+  END
 $function$;
 
 CREATE OR REPLACE FUNCTION deskwire.touch_message()

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,soak]
+// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,channels,soak]
 //
 // Every scenario against a baseline measured in the same run, every process its
 // own (deskwire, the baselines, each load generator). Writes bench/results/report.json
@@ -13,6 +13,7 @@ import { projectRoot } from '../src/config.ts';
 import { nativeBinary } from './lib/native.ts';
 import { createDatabase, seed, startDeskwire } from './lib/setup.ts';
 import { round } from './lib/stats.ts';
+import { channels } from './scenarios/channels.ts';
 import { connections } from './scenarios/connections.ts';
 import { type Context, type Result, type Row, pgbenchWrites } from './scenarios/context.ts';
 import { fanout } from './scenarios/fanout.ts';
@@ -21,7 +22,7 @@ import { soak } from './scenarios/soak.ts';
 import { topics } from './scenarios/topics.ts';
 import { writers } from './scenarios/writers.ts';
 
-const scenarios = { fanout, connections, writers, rest, topics, soak } as const;
+const scenarios = { fanout, connections, writers, rest, topics, channels, soak } as const;
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });

@@ -91,7 +91,8 @@ $$;
 -- the desk: the update_helpdesk right after it. Data is the row as of the window's
 -- end: the same functions a REST answer uses. A window of more than max_rows
 -- changed rows (a bulk import) logs nothing here (too_large):
--- deskwire.sequence_resync sends it instead.
+-- deskwire.sequence_resync sends it instead. Outgoing messages of the window
+-- become delivery jobs here too (deskwire.enqueue_deliveries).
 --
 -- Two statements: the first reads and renders the window, with the snapshot it
 -- ends at; the second only logs what the first found. Kept to a few plan steps:
@@ -113,6 +114,7 @@ DECLARE
   help_desks uuid[];
   assignees text[];
   lines text[];
+  outbound uuid[];
 BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
@@ -121,13 +123,15 @@ BEGIN
       OR EXISTS (SELECT 1 FROM room_events WHERE written_by = ANY (others_stragglers)),
     count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
     array_agg(w.help_desk), array_agg(w.assignee),
-    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data))
-  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines
+    array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data)),
+    array_agg(w.ref) FILTER (WHERE w.outbound)
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines, outbound
   FROM (
     SELECT last_position + 2 * row_number() OVER () - 1 AS position,
       coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
       CASE WHEN x.is_new THEN 'new_message' ELSE 'update_message' END AS type,
       (x.row).id AS ref, x.data, (x.row).help_desk_id AS help_desk,
+      (x.row).type = 'sent' AND (x.row).status = 'sending' AS outbound,
       CASE WHEN p.desk_id IS NULL THEN (SELECT h.assignee FROM help_desks h WHERE h.id = (x.row).help_desk_id) ELSE p.assignee END AS assignee,
       CASE WHEN last.id = (x.row).id THEN (x.row).help_desk_id END AS desk,
       CASE WHEN last.id = (x.row).id THEN deskwire.desk_json(coalesce(p.prefix,
@@ -157,6 +161,9 @@ BEGIN
   SELECT * FROM unnest(at, organizations, types, refs, desk_ids, help_desks, assignees);
   positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
+  IF outbound IS NOT NULL THEN
+    PERFORM deskwire.enqueue_deliveries(outbound); -- sql/070_channels.sql
+  END IF;
 END
 $$;
 
@@ -253,7 +260,7 @@ $$;
 
 -- The messages' window after prev when it is too large to send row by row: each
 -- organization with a message in it gets one resync_required (its agents reload
--- over REST), logged like any event.
+-- over REST), logged like any event. Its outgoing messages still become jobs.
 CREATE OR REPLACE FUNCTION deskwire.sequence_resync(prev pg_snapshot, last_position bigint,
   OUT upto pg_snapshot, OUT positions bigint)
 LANGUAGE plpgsql AS $$
@@ -261,13 +268,17 @@ DECLARE
   lo xid8 := pg_snapshot_xmax(prev);
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
   organizations text[];
+  outbound uuid[];
 BEGIN
-  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization)
-  INTO upto, organizations
-  FROM (SELECT help_desk_id FROM messages WHERE written_by >= lo
-        UNION ALL SELECT help_desk_id FROM messages WHERE written_by = ANY (stragglers)) m
+  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization), array_agg(m.id) FILTER (WHERE m.outbound)
+  INTO upto, organizations, outbound
+  FROM (SELECT help_desk_id, id, type = 'sent' AND status = 'sending' AS outbound FROM messages WHERE written_by >= lo
+        UNION ALL SELECT help_desk_id, id, type = 'sent' AND status = 'sending' FROM messages WHERE written_by = ANY (stragglers)) m
   JOIN help_desks d ON d.id = m.help_desk_id;
   positions := deskwire.sequence_resync_of(organizations, last_position);
+  IF outbound IS NOT NULL THEN
+    PERFORM deskwire.enqueue_deliveries(outbound); -- a bulk import of outgoing messages is delivered all the same
+  END IF;
 END
 $$;
 

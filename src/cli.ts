@@ -1,8 +1,9 @@
-// `npm run cli -- <command>`: organizations, API keys and access tokens.
+// `npm run cli -- <command>`: organizations, API keys, access tokens and channels.
 // Results go to stdout (a key or a token alone, for scripts); explanations to stderr.
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createKey, listKeys, revokeKey } from './auth/keys.ts';
+import { removeChannel, setChannel, showChannel } from './channels/admin.ts';
 import { mintToken } from './auth/tokens.ts';
 import { ConfigError, loadConfig, parseDuration } from './config.ts';
 import { openDatabase } from './db/database.ts';
@@ -18,12 +19,16 @@ const usage = `usage: npm run cli -- <command>
   key list --org <name>                   list an organization's keys
   key revoke <key id>                     revoke a key; its open sockets close
   token --org <name> [--sub <who>] [--ttl <15m|1h|7d>]
-                                          mint an access token (default 1h, at most 30d)`;
+                                          mint an access token (default 1h, at most 30d)
+  channel set <org> <url|echo>            deliver outgoing messages to a webhook (or the echo
+                                          demo); prints the signing secret, once
+  channel show <org>                      the channel (never its secret)
+  channel remove <org>                    stop delivering; messages stay "sending"`;
 
 class UsageError extends Error {}
 
 let flags: { org?: string; name?: string; sub?: string; ttl?: string; help?: boolean } = {};
-let noun: string | undefined, verb: string | undefined, arg: string | undefined;
+let noun: string | undefined, verb: string | undefined, arg: string | undefined, arg2: string | undefined;
 
 try {
   try {
@@ -32,7 +37,7 @@ try {
       options: { org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
     flags = parsed.values;
-    [noun, verb, arg] = parsed.positionals;
+    [noun, verb, arg, arg2] = parsed.positionals;
   } catch (err) {
     throw new UsageError((err as Error).message); // an unknown option, a missing value
   }
@@ -48,8 +53,8 @@ try {
     const ttlSeconds = duration(flags.ttl ?? '1h');
     console.log(await mintToken(config.jwtSecret, { org, sub: flags.sub ?? 'cli', ttlSeconds }));
     console.error(`token for organization "${org}", subject "${flags.sub ?? 'cli'}", valid ${flags.ttl ?? '1h'}`);
-  } else if (noun === 'org' || noun === 'key') {
-    await withDatabase(config, (sql) => (noun === 'org' ? orgCommand(sql) : keyCommand(sql)));
+  } else if (noun === 'org' || noun === 'key' || noun === 'channel') {
+    await withDatabase(config, (sql) => (noun === 'org' ? orgCommand(sql) : noun === 'key' ? keyCommand(sql) : channelCommand(sql)));
   } else {
     throw new UsageError(`unknown command: ${noun}`);
   }
@@ -91,6 +96,23 @@ async function keyCommand(sql: postgres.Sql): Promise<void> {
     if (!(await revokeKey(sql, arg))) throw new Error(`no active key ${arg}`);
     console.error(`revoked API key ${arg}`);
   } else throw new UsageError(`unknown key command: ${verb ?? '(none)'}`);
+}
+
+async function channelCommand(sql: postgres.Sql): Promise<void> {
+  const org = organization(arg);
+  if (verb === 'set') {
+    if (!arg2) throw new UsageError('channel set needs a webhook URL or "echo"');
+    const { secret } = await setChannel(sql, org, arg2);
+    console.log(secret);
+    console.error(`channel of "${org}" set to ${arg2}. The secret above signs both ways; it is shown this once: store it now.`);
+  } else if (verb === 'show') {
+    const c = await showChannel(sql, org);
+    if (!c) throw new Error(`organization "${org}" has no channel`);
+    console.log(`${c.kind}${c.url ? ' ' + c.url : ''}  set ${c.created_at.toISOString()}`);
+  } else if (verb === 'remove') {
+    if (!(await removeChannel(sql, org))) throw new Error(`organization "${org}" has no channel`);
+    console.error(`removed the channel of "${org}"`);
+  } else throw new UsageError(`unknown channel command: ${verb ?? '(none)'}`);
 }
 
 async function withDatabase(config: ReturnType<typeof loadConfig>, run: (sql: postgres.Sql) => Promise<void>): Promise<void> {

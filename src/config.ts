@@ -36,6 +36,16 @@ export interface Config {
   wsTopicsPerSocket: number;
   /** The largest room event's data, as JSON. */
   maxEventBytes: number;
+  /** Whether this process runs the channel worker (graphile-worker) too. */
+  worker: boolean;
+  /** Deliveries one process makes at once. */
+  workerConcurrency: number;
+  /** Attempts before an outgoing message that keeps failing is marked failed. */
+  deliveryMaxAttempts: number;
+  /** How long one delivery request may take, answer included. */
+  deliveryTimeoutMs: number;
+  /** Inbound webhook requests per second per organization. */
+  inboundRateLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -72,6 +82,18 @@ const Env = z.object({
   WS_TOPICS_PER_SOCKET: z.coerce.number().int().min(1).max(10000).default(100),
   // room_events refuses more than 1 MiB whoever writes it.
   MAX_EVENT_BYTES: z.coerce.number().int().positive().max(1048576).default(65536),
+  WORKER: z.enum(['on', 'off']).default('on'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(25).default(10),
+  DELIVERY_TIMEOUT: z
+    .string()
+    .default('10s')
+    .transform((v, ctx) => {
+      const s = parseDuration(v);
+      if (s === undefined || s > 300) return ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 300s, like 10s' }), z.NEVER;
+      return s * 1000;
+    }),
+  INBOUND_RATE_LIMIT: z.coerce.number().int().positive().default(50),
   EVENT_RETENTION: z
     .string()
     .default('24h')
@@ -122,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     eventRetentionSeconds: e.EVENT_RETENTION,
     wsTopicsPerSocket: e.WS_TOPICS_PER_SOCKET,
     maxEventBytes: e.MAX_EVENT_BYTES,
+    worker: e.WORKER === 'on',
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    deliveryMaxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+    deliveryTimeoutMs: e.DELIVERY_TIMEOUT,
+    inboundRateLimit: e.INBOUND_RATE_LIMIT,
   };
 }
 

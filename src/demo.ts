@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { mintToken } from './auth/tokens.ts';
 
@@ -5,7 +6,8 @@ const organization = 'demo';
 
 /**
  * A first run in embedded mode should work when pasted: an organization "demo"
- * (with a client, a desk and a first message, made once), and lines to try it.
+ * (with a client, a desk, a first message and the echo channel, made once), and
+ * lines to try it.
  */
 export async function demoInstructions(databaseUrl: string, jwtSecret: string, rest: string, websocket: string): Promise<string> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
@@ -16,7 +18,9 @@ export async function demoInstructions(databaseUrl: string, jwtSecret: string, r
       if (created.length) {
         const [c] = await tx`INSERT INTO clients (organization, name, phone) VALUES (${organization}, 'Demo client', '+55 11 99999-0000') RETURNING id`;
         const [d] = await tx`INSERT INTO help_desks (client_id) VALUES (${c!.id}) RETURNING id`;
-        await tx`INSERT INTO messages (help_desk_id, message, type) VALUES (${d!.id}, 'Oi! Is anyone there?', 'received')`;
+        await tx`INSERT INTO messages (help_desk_id, message, type, status) VALUES (${d!.id}, 'Oi! Is anyone there?', 'received', 'delivered')`;
+        // The echo channel (CONTRACT §10): a message sent goes sent, delivered, read, and gets a reply.
+        await tx`INSERT INTO channels (organization, kind, secret) VALUES (${organization}, 'echo', ${randomBytes(32).toString('base64url')})`;
       }
       const [desk] = await tx`SELECT id FROM help_desks WHERE organization = ${organization} ORDER BY created_at LIMIT 1`;
       return desk?.id;
@@ -35,6 +39,9 @@ export async function demoInstructions(databaseUrl: string, jwtSecret: string, r
     `      -d '{"message": "Hello from curl", "help_desk": "${deskId ?? '<desk uuid>'}"}' ${rest}/api/send-message/`,
     '',
     `    websocket: ${websocket.replace('<organization>', organization)}?token=${token}`,
+    '',
+    '  The demo organization has the echo channel: on the socket, a message sent goes',
+    '  sent, delivered and read, and the client answers "echo: <text>".',
     '',
   ].join('\n');
 }

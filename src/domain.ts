@@ -40,3 +40,21 @@ export const credentialId = {
   key: (keyId: string) => `key:${keyId}`,
   token: (organization: string, subject: string) => `token:${organization}:${subject}`,
 };
+
+/**
+ * graphile-worker task identifiers of deskwire, and a delivery's job key (one job
+ * per message). sql/070_channels.sql makes the same names for the jobs it adds.
+ */
+export const jobs = {
+  deliver: 'deskwire.deliver',
+  prefix: 'deskwire.',
+  deliveryKey: (message: string) => `deskwire.deliver:${message}`,
+} as const;
+
+/** Signed webhook headers, both ways (CONTRACT §10). */
+export const webhookHeaders = {
+  timestamp: 'deskwire-timestamp',
+  signature: 'deskwire-signature',
+  /** The message's uuid: a provider that gets a delivery twice (a retry after a lost answer) can tell. */
+  idempotencyKey: 'idempotency-key',
+} as const;

@@ -16,6 +16,8 @@ export const errorCodes = {
   too_many_topics: 400,
   invalid_frame: 400,
   unauthorized: 401,
+  invalid_signature: 401,
+  stale_timestamp: 401,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,

@@ -7,6 +7,7 @@ import { streamEvents } from './events/listener.ts';
 import { createResumes } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
 import { startSequencer } from './events/sequencer.ts';
+import { startChannelWorker, workerOptions } from './channels/worker.ts';
 import { closeCodes, type Gateway, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
 import { createRestApp } from './rest/app.ts';
@@ -30,6 +31,7 @@ const resumeWaitMs = 5_000;
  * Wires the two flows on one migrated database:
  *   route -> SQL -> rows (written_by)                        (REST writes rows, as psql does)
  *   rows -> sequencer -> events + NOTIFY -> listener -> topic -> socket
+ *                    \-> delivery jobs -> channel worker -> provider -> rows
  */
 export async function startDeskwire(config: Config, databaseUrl: string, log: Logger): Promise<Deskwire> {
   await prepareMediaDir(config.mediaDir);
@@ -76,6 +78,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     log,
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
+  const worker = config.worker ? await startChannelWorker(databaseUrl, sql, workerOptions(config, log)) : undefined;
   const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
@@ -99,6 +102,8 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
         });
         server.closeIdleConnections();
       });
+      // Deliveries in flight finish, or are retried by the next worker.
+      await worker?.stop();
       await sequencer.close();
       await events.close();
       await sql.end({ timeout: 5 });

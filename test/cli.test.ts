@@ -75,3 +75,35 @@ test('mistakes are explained, with exit code 2 for usage and 1 for failures', as
     assert.match(r.stderr, /usage: npm run cli/);
   }
 });
+
+test('channel set prints the secret once; show never does; remove; a URL that is not http(s) is refused', async () => {
+  await cli('org', 'create', 'initech');
+  const set = await cli('channel', 'set', 'initech', 'https://provider.example.com/hook');
+  assert.equal(set.code, 0, set.stderr);
+  const secret = set.stdout.trim();
+  assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(set.stderr, /shown this once/);
+  const [row] = await db.sql`SELECT kind, url, secret FROM channels WHERE organization = 'initech'`;
+  assert.deepEqual({ ...row }, { kind: 'webhook', url: 'https://provider.example.com/hook', secret });
+
+  const show = await cli('channel', 'show', 'initech');
+  assert.equal(show.code, 0);
+  assert.match(show.stdout, /^webhook https:\/\/provider\.example\.com\/hook {2}set /);
+  assert.ok(!show.stdout.includes(secret) && !show.stderr.includes(secret), 'the secret is never shown again');
+
+  const again = await cli('channel', 'set', 'initech', 'echo');
+  assert.equal(again.code, 0);
+  assert.notEqual(again.stdout.trim(), secret, 'a new secret each time');
+  assert.match((await cli('channel', 'show', 'initech')).stdout, /^echo {2}set /);
+
+  for (const url of ['ftp://provider.example.com/', 'file:///etc/passwd', 'https://user:pw@provider.example.com/']) {
+    const bad = await cli('channel', 'set', 'initech', url);
+    assert.equal(bad.code, 1, url);
+    assert.match(bad.stderr, /http\(s\) URL/);
+  }
+  assert.equal((await cli('channel', 'set', 'nobody', 'echo')).code, 1, 'an unknown organization');
+  assert.equal((await cli('channel', 'remove', 'initech')).code, 0);
+  assert.equal((await cli('channel', 'show', 'initech')).code, 1);
+  assert.equal((await cli('channel', 'remove', 'initech')).code, 1, 'removing twice says so');
+  assert.equal((await cli('channel', 'set', 'initech')).code, 2, 'set needs a target');
+});

@@ -107,8 +107,13 @@ test('npm run migrate applies migrations alone, and again is a no-op', async () 
   }
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const tables = await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`;
+  const [{ jobs }] = await sql`SELECT to_regclass('graphile_worker.jobs') IS NOT NULL AS jobs`;
   await sql.end();
-  assert.deepEqual(tables.map((t) => t.tablename), ['api_keys', 'clients', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks', 'messages', 'organizations', 'pgmigrations', 'room_events', 'sequencer', 'sql_definitions']);
+  assert.deepEqual(tables.map((t) => t.tablename), [
+    'api_keys', 'channel_contacts', 'channels', 'clients', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks',
+    'inbound_messages', 'messages', 'organizations', 'pgmigrations', 'room_events', 'sequencer', 'sql_definitions',
+  ]);
+  assert.equal(jobs, true, 'graphile-worker\'s schema is installed too');
 });
 
 test('with DATABASE_URL, start refuses to run without JWT_SECRET', async () => {

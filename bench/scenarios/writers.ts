@@ -20,20 +20,7 @@ export async function writers(ctx: Context): Promise<Result> {
   const rounds = ctx.quick ? 1 : 5;
   const concurrency = [1, 2, 4, 8, 16];
   const sql = postgres(ctx.url, { max: 2, onnotice: () => {} });
-  // A desk by number, through its primary key: without one, each transaction's
-  // lookup scanned 10,000 rows, and events looked cheap next to that.
-  await sql`CREATE TABLE IF NOT EXISTS bench_desks (n int PRIMARY KEY, id uuid NOT NULL)`;
-  await sql`INSERT INTO bench_desks SELECT row_number() OVER (ORDER BY id), id FROM help_desks ON CONFLICT DO NOTHING`;
-  const [{ desks }] = await sql`SELECT count(*)::int AS desks FROM bench_desks`;
-  // The same table as deskwire's, rows included, less the columns deskwire adds.
-  await sql`DROP TABLE IF EXISTS bench_plain_messages`;
-  await sql`CREATE TABLE bench_plain_messages (LIKE messages INCLUDING ALL)`;
-  await sql`ALTER TABLE bench_plain_messages DROP COLUMN written_by, DROP COLUMN created_by,
-    ADD FOREIGN KEY (help_desk_id) REFERENCES help_desks (id) ON DELETE CASCADE`;
-  await sql`INSERT INTO bench_plain_messages SELECT id, help_desk_id, message, file, type, status, created_at, updated_at FROM messages`;
-  await sql`VACUUM ANALYZE bench_plain_messages`;
-  const scriptOf = (table: string) =>
-    pgbenchScript(table, `\\set d random(1, ${desks})\nINSERT INTO ${table} (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`);
+  const { desks, scriptOf } = await writerTables(sql);
   const scripts = { on: await scriptOf('messages'), off: await scriptOf('bench_plain_messages') };
   // The same with room events in the mix: one transaction in ten publishes to a room
   // (a row in room_events, as POST /api/rooms/ and deskwire.publish write it) instead
@@ -111,4 +98,27 @@ export async function writers(ctx: Context): Promise<Result> {
   rows.push({ scenario: '4. writers pay little for events', metric: 'delivered new_message = committed rows', deskwire: delivered, baseline: committedWithEvents, target: 'equal', met: delivered === committedWithEvents });
   rows.push({ scenario: '4. writers pay little for events', metric: 'max pg_notification_queue_usage()', deskwire: queueMax, baseline: '-', target: '≈ 0', met: queueMax < 0.01 });
   return { rows, details: { seconds, rounds, runs, queueMax } };
+}
+
+/**
+ * The writers' tables: desks by number, and a twin of messages, rows included, less
+ * the columns deskwire adds. Returns how many desks, and the pgbench script that
+ * inserts a message into a random desk of a table.
+ */
+export async function writerTables(sql: postgres.Sql): Promise<{ desks: number; scriptOf(table: string): Promise<string> }> {
+  // A desk by number, through its primary key: without one, each transaction's
+  // lookup scanned 10,000 rows, and events looked cheap next to that.
+  await sql`CREATE TABLE IF NOT EXISTS bench_desks (n int PRIMARY KEY, id uuid NOT NULL)`;
+  await sql`INSERT INTO bench_desks SELECT row_number() OVER (ORDER BY id), id FROM help_desks ON CONFLICT DO NOTHING`;
+  const [{ desks }] = await sql`SELECT count(*)::int AS desks FROM bench_desks`;
+  // The same table as deskwire's, rows included, less the columns deskwire adds.
+  await sql`DROP TABLE IF EXISTS bench_plain_messages`;
+  await sql`CREATE TABLE bench_plain_messages (LIKE messages INCLUDING ALL)`;
+  await sql`ALTER TABLE bench_plain_messages DROP COLUMN written_by, DROP COLUMN created_by,
+    ADD FOREIGN KEY (help_desk_id) REFERENCES help_desks (id) ON DELETE CASCADE`;
+  await sql`INSERT INTO bench_plain_messages SELECT id, help_desk_id, message, file, type, status, created_at, updated_at FROM messages`;
+  await sql`VACUUM ANALYZE bench_plain_messages`;
+  const scriptOf = (table: string) =>
+    pgbenchScript(table, `\\set d random(1, ${desks})\nINSERT INTO ${table} (help_desk_id, message) SELECT id, 'from pgbench' FROM bench_desks WHERE n = :d;\n`);
+  return { desks, scriptOf };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { runner } from 'node-pg-migrate';
 import postgres from 'postgres';
 import { projectRoot } from '../config.ts';
+import { installJobQueue } from '../channels/worker.ts';
 import type { Logger } from '../log.ts';
 
 export const migrationsDir = join(projectRoot, 'migrations');
@@ -15,7 +16,7 @@ const lockTries = 30;
 
 /**
  * Brings a database up to date: first the versioned migrations (tables, indexes,
- * constraints, drops of replaced functions), then sql/ (functions and triggers,
+ * constraints, drops of replaced functions) and graphile-worker's schema, then sql/ (functions and triggers,
  * written to be re-applied) when its text differs from what the database last
  * got, in one transaction. On an up-to-date database this takes no lock that a
  * writer would wait for. Safe to run from several processes at once: both steps
@@ -38,6 +39,8 @@ export async function migrate(databaseUrl: string, log: Logger): Promise<void> {
     },
   });
   for (const m of applied) log.info({ migration: m.name }, 'migration applied');
+  // graphile-worker's own schema (delivery jobs), before sql/, whose functions add jobs.
+  await installJobQueue(databaseUrl, log);
 
   const { files, checksum } = await definitions();
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });

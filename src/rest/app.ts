@@ -11,6 +11,7 @@ import { mediaFiles } from './media.ts';
 import { assignRoutes } from './routes/assign.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helpDeskRoutes } from './routes/help-desks.ts';
+import { inboundRoutes } from './routes/inbound.ts';
 import { roomRoutes } from './routes/rooms.ts';
 import { sendMessageRoutes } from './routes/send-message.ts';
 
@@ -23,6 +24,7 @@ export interface RestOptions {
   /** The WebSocket port, named to a client that knocks on this one. */
   wsPort: number;
   maxEventBytes: number;
+  inboundRateLimit: number;
   /** Room events' ids as the stream numbers them. */
   numbered: Numbered;
 }
@@ -44,6 +46,9 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
   // One router for every route: each router is a pass over its routes per request.
   const router = new Router<AuthState>();
   healthRoutes(router, sql);
+  // Signed by the provider, not an agent's: registered before the credential check,
+  // which its handler never passes on to.
+  inboundRoutes(router, sql, opts);
   // router.use runs only when a route matched (path and method).
   router.use('/api', authenticated(authenticate));
   router.use('/media', authenticated(authenticate, { allowQueryToken: true }));

@@ -1,0 +1,121 @@
+// Scenario 8: channels. 1,000 outgoing messages at 200/s to a local provider
+// answering 200 (how long sending -> sent takes); the same to a provider failing
+// half its requests (every message still sent, none twice); and scenario 4's
+// writers with every organization on a channel, the worker delivering as they write.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { hasPgbench, insertAtRate, pgbench } from '../lib/pgbench.ts';
+import { run, sleep } from '../lib/processes.ts';
+import { median, percentiles, round } from '../lib/stats.ts';
+import type { Context, Result, Row } from './context.ts';
+import { writerTables } from './writers.ts';
+
+interface ProviderReport {
+  messages: number;
+  requests: number;
+  accepted: number;
+  acceptedTwice: number;
+}
+
+export async function channels(ctx: Context): Promise<Result> {
+  const s = '8. channels';
+  const rows: Row[] = [];
+  const details: Record<string, unknown> = {};
+  const provider = run('bench/load/provider.ts', { failRate: 0 });
+  const { url } = await provider.next<{ url: string }>();
+  const sql = postgres(ctx.url, { max: 2, onnotice: () => {} });
+  const secret = randomBytes(32).toString('base64url');
+  const org = ctx.orgs[0]!;
+  const setChannels = (names: string[]) => sql`
+    INSERT INTO channels (organization, kind, url, secret) SELECT name, 'webhook', ${url}, ${secret} FROM organizations WHERE name IN ${sql(names)}
+    ON CONFLICT (organization) DO UPDATE SET kind = 'webhook', url = excluded.url`;
+  const deliveriesLeft = async () => (await sql`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'deskwire.deliver'`)[0]!.n as number;
+  const drained = async (maxMs: number) => {
+    const deadline = Date.now() + maxMs;
+    while ((await deliveriesLeft()) > 0 && Date.now() < deadline) await sleep(100);
+    return (await deliveriesLeft()) === 0;
+  };
+
+  // 1,000 messages at 200/s into one organization's desks; every one followed to sent.
+  const outbound = async (failRate: number) => {
+    provider.send(`fail ${failRate}`);
+    await provider.next();
+    const [{ since }] = await sql`SELECT clock_timestamp() AS since`;
+    const written = await insertAtRate(ctx.url, [org], 200, 5);
+    const ours = sql`m.help_desk_id IN (SELECT id FROM help_desks WHERE organization = ${org.name}) AND m.created_at >= ${since} AND m.type = 'sent'`;
+    // graphile-worker waits e^n s after the n-th failure (hours by the 9th): the
+    // bench brings each due retry forward instead of sitting through it.
+    const clock = setInterval(() => {
+      sql`SELECT graphile_worker.reschedule_jobs(array_agg(id), run_at := now()) FROM graphile_worker.jobs
+          WHERE task_identifier = 'deskwire.deliver' AND locked_at IS NULL AND run_at > now() HAVING count(*) > 0`.catch(() => {});
+    }, 100);
+    try {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const [{ left }] = await sql`SELECT count(*)::int AS left FROM messages m WHERE ${ours} AND m.status = 'sending'`;
+        if (left === 0 || Date.now() > deadline) break;
+        await sleep(200);
+      }
+    } finally {
+      clearInterval(clock);
+    }
+    const statuses = await sql<{ status: string; n: number }[]>`SELECT m.status, count(*)::int AS n FROM messages m WHERE ${ours} GROUP BY m.status`;
+    const latencies = (await sql<{ ms: number }[]>`
+      SELECT extract(epoch FROM m.updated_at - m.created_at)::float * 1000 AS ms FROM messages m WHERE ${ours} AND m.status = 'sent'`).map((r) => r.ms);
+    provider.send('report');
+    const report = await provider.next<ProviderReport>();
+    const count = (status: string) => statuses.find((x) => x.status === status)?.n ?? 0;
+    return { written: written.total, sent: count('sent'), failed: count('failed'), sending: count('sending'), latencies, report };
+  };
+
+  await setChannels([org.name]);
+  const ok = await outbound(0);
+  const { p50, p99 } = percentiles(ok.latencies);
+  ctx.log(`  channels: ${ok.written} messages at 200/s, ${ok.sent} sent, sending -> sent p50 ${round(p50)} ms, p99 ${round(p99)} ms`);
+  rows.push({ scenario: s, metric: `1,000 messages at 200/s, provider answering 200: sent`, deskwire: ok.sent, baseline: ok.written, target: 'all', met: ok.sent === ok.written && ok.report.acceptedTwice === 0 });
+  rows.push({ scenario: s, metric: 'sending -> sent p50 / p99 (ms)', deskwire: `${round(p50)} / ${round(p99)}`, baseline: '-', target: 'reported', met: null });
+
+  const flaky = await outbound(0.5);
+  ctx.log(`  channels, provider failing 50%: ${flaky.sent} of ${flaky.written} sent, ${flaky.report.requests} requests, ${flaky.report.acceptedTwice} accepted twice, ${flaky.failed} failed`);
+  rows.push({ scenario: s, metric: `provider failing 50%: sent (${round(flaky.report.requests / Math.max(1, flaky.report.messages))} requests a message)`, deskwire: flaky.sent, baseline: flaky.written, target: 'all', met: flaky.sent === flaky.written });
+  rows.push({ scenario: s, metric: 'provider failing 50%: messages it accepted twice', deskwire: flaky.report.acceptedTwice, baseline: '-', target: '0', met: flaky.report.acceptedTwice === 0 });
+  details.outbound = { ok: { ...ok, latencies: undefined }, flaky: { ...flaky, latencies: undefined } };
+  provider.send('fail 0');
+  await provider.next();
+
+  // Scenario 4's writers with every organization on a channel: each message becomes
+  // a job and is delivered while the writers write. The queue is emptied before
+  // each round, so a round pays for its own deliveries only.
+  if (await hasPgbench()) {
+    await setChannels(ctx.orgs.map((o) => o.name));
+    const { scriptOf } = await writerTables(sql);
+    const scripts = { on: await scriptOf('messages'), off: await scriptOf('bench_plain_messages') };
+    const seconds = ctx.quick ? 3 : 6;
+    const rounds = ctx.quick ? 1 : 3;
+    const runs: Record<string, unknown>[] = [];
+    for (const c of [1, 2, 4, 8, 16]) {
+      const ratios: number[] = [];
+      const tps = { on: [] as number[], off: [] as number[] };
+      for (let r = 0; r < rounds; r++) {
+        const pair: Record<string, number> = {};
+        for (const on of r % 2 ? [false, true] : [true, false]) {
+          if (!(await drained(180_000))) throw new Error('deliveries did not drain within 180 s');
+          const result = await pgbench(ctx.url, scripts[on ? 'on' : 'off'], { clients: c, seconds });
+          tps[on ? 'on' : 'off'].push(result.tps);
+          pair[on ? 'on' : 'off'] = result.tps;
+          runs.push({ writers: c, channels: on, ...result });
+        }
+        ratios.push(pair.on! / pair.off!);
+      }
+      const ratio = median(ratios);
+      ctx.log(`  channels, writers ${c}: ${Math.round(median(tps.on))} tps with events and deliveries, ${Math.round(median(tps.off))} without: ${round(ratio)}×`);
+      rows.push({ scenario: s, metric: `${c} writer${c > 1 ? 's' : ''}, every organization on a channel: tps with / without events (${round(ratio)}×)`, deskwire: Math.round(median(tps.on)), baseline: Math.round(median(tps.off)), target: '≥ 0.8×', met: ratio >= 0.8 });
+    }
+    await drained(180_000);
+    await sql`DELETE FROM channels WHERE url = ${url}`;
+    details.writers = runs;
+  }
+  await sql.end();
+  await provider.stop();
+  return { rows, details };
+}
