@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setChannel } from '../src/channels/admin.ts';
 import { projectRoot } from '../src/config.ts';
+import { jobs } from '../src/domain.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
 import { type Answer, type Provider, startProvider } from './helpers/provider.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -58,7 +59,7 @@ interface Job {
 async function jobOf(id: string): Promise<Job | undefined> {
   const [j] = await server.db.sql<Job[]>`
     SELECT id, attempts, locked_at, extract(epoch FROM run_at - now())::float AS wait, last_error
-    FROM graphile_worker.jobs WHERE key = ${'deskwire.deliver:' + id}`;
+    FROM graphile_worker.jobs WHERE key = ${jobs.deliveryKey(id)}`;
   return j;
 }
 
@@ -182,10 +183,10 @@ describe('outbound delivery', () => {
     await server.db.sql`UPDATE messages SET message = 'edited again' WHERE id = ${id}`;
     const marker = await send('marker 2');
     await settled(marker, 'sent');
-    const [{ n }] = await server.db.sql`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${'deskwire.deliver:' + id}`;
+    const [{ n }] = await server.db.sql`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${jobs.deliveryKey(id)}`;
     assert.equal(n, 1);
     assert.equal((await jobOf(id))!.attempts, 1, 'its retry state is kept');
-    await server.db.sql`SELECT graphile_worker.remove_job(${'deskwire.deliver:' + id})`;
+    await server.db.sql`SELECT graphile_worker.remove_job(${jobs.deliveryKey(id)})`;
   });
 
   test('a channel URL that is not http(s) is refused when set, and by the table', async () => {

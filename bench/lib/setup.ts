@@ -104,9 +104,8 @@ export async function startDeskwire(url: string, dataDir: string, env: Record<st
     WRITE_RATE_LIMIT: '1000000',
     AUTH_FAILURES_PER_MINUTE: '1000000',
     WS_IDLE_TIMEOUT: '960',
-    // Scenario 8's provider fails half its requests: ten failures in a row would be
-    // one message in a thousand.
-    DELIVERY_MAX_ATTEMPTS: '25',
+    // Scenario 8 runs the channel worker as a process of its own.
+    WORKER: 'off',
     ...env,
   }, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : []), ...startFlags]);
   for (;;) {
