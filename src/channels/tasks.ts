@@ -22,10 +22,11 @@ interface Delivery {
 }
 
 /**
- * The two tasks of the worker. deliver: one outgoing message to its channel. Its
- * job is keyed by the message, so there is one at a time; it reads the message
- * and the channel afresh each attempt and does nothing once the message is no
- * longer `sending` (sent by an attempt whose answer was lost, or changed by hand).
+ * The worker's task, deliver: one outgoing message to its channel (a webhook, or
+ * the echo channel). Its job is keyed by the message, so there is one at a time.
+ * Each attempt reads the message and the channel afresh, and does nothing once the
+ * message is no longer `sending` (sent by an attempt whose answer was lost, or
+ * changed by hand).
  */
 export function channelTasks(sql: Sql, opts: TaskOptions): Record<string, Task> {
   const advance = (organization: string, message: string, status: string) =>
@@ -45,7 +46,8 @@ export function channelTasks(sql: Sql, opts: TaskOptions): Record<string, Task> 
       return;
     }
     const outcome = await postSigned(d.url!, d.secret, d.body, message, opts, helpers.abortSignal);
-    const last = helpers.job.attempts >= opts.maxAttempts;
+    // A shutdown that cut the request short is no attempt of the provider's: retried whatever the count.
+    const last = helpers.job.attempts >= opts.maxAttempts && !helpers.abortSignal?.aborted;
     if (outcome.result === 'sent') {
       await advance(d.organization, message, 'sent');
     } else if (outcome.result === 'failed' || last) {
