@@ -21,7 +21,7 @@ let secret: string;
 const maxAttempts = 4;
 
 before(async () => {
-  server = await startTestServer({ DELIVERY_MAX_ATTEMPTS: String(maxAttempts), DELIVERY_TIMEOUT: '1s', INBOUND_RATE_LIMIT: '1000' });
+  server = await startTestServer({ WORKER: 'on', DELIVERY_MAX_ATTEMPTS: String(maxAttempts), DELIVERY_TIMEOUT: '1s', INBOUND_RATE_LIMIT: '1000' });
   provider = await startProvider();
   desk = await createDesk(server.db.sql, 'acme', { name: 'Ana', phone: '+55 11 90000-0001' });
   await createDesk(server.db.sql, 'globex');

@@ -73,10 +73,15 @@ export async function startChannelWorker(databaseUrl: string, sql: Sql, opts: Wo
   };
 }
 
-/** graphile-worker's log lines through ours; its info is our debug (a line per job would flood). */
+/**
+ * graphile-worker's log lines through ours; its info is our debug (a line per job
+ * would flood). Of its metadata only the error's message: the rest can be a whole
+ * database client.
+ */
 function graphileLogger(log: Logger): GraphileLogger {
   return new GraphileLogger(() => (level, message, meta) => {
-    const fields = { ...meta, component: 'graphile-worker' };
+    const error = (meta as { error?: { message?: string } } | undefined)?.error;
+    const fields = { component: 'graphile-worker', ...(error ? { err: error.message ?? String(error) } : {}) };
     if (level === 'error') log.error(fields, message);
     else if (level === 'warning') log.warn(fields, message);
     else log.debug(fields, message);

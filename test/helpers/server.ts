@@ -41,6 +41,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     WRITE_RATE_LIMIT: '100000',
     WS_CONNECTIONS_PER_TOKEN: '1000',
     AUTH_FAILURES_PER_MINUTE: '100000',
+    // The channel worker only where a test needs it (test/channels.test.ts): on two
+    // cores, a worker per test file is load the other files' timings do not need.
+    WORKER: 'off',
     ...env,
   });
   const app = await startDeskwire(config, db.url, createLogger(config.logLevel));
