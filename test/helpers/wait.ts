@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Resolves once `cond` holds; fails after `ms` saying what it waited for. */
@@ -9,12 +10,24 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number
   }
 }
 
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
+/**
+ * A TCP port nothing listens on right now, below the kernel's ephemeral range: a
+ * server restarted on it must find it free, and a port the kernel hands out for
+ * outgoing connections (to PostgreSQL, between two tests' clients) may be taken by
+ * one of them meanwhile.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * ((low ?? 32768) - 10_000));
+    if (await canListen(port)) return port;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
