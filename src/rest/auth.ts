@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { ParameterizedContext as Context, Middleware } from 'koa';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { bearer, type Authenticate, type Principal } from '../auth/credentials.ts';
 import { TooManyRequests } from '../errors.ts';
@@ -21,13 +21,18 @@ export function authenticated(authenticate: Authenticate, opts: { allowQueryToke
 
 /** REST writes per credential, per second: over it, 429 with Retry-After. */
 export function writeRateLimit(perSecond: number): Middleware<AuthState> {
+  return rateLimit(perSecond, (ctx) => ctx.state.principal.credential, 'writes per second with this credential');
+}
+
+/** Requests per second per key (`what` names them in the 429's message): over it, 429 with Retry-After. */
+export function rateLimit(perSecond: number, keyOf: (ctx: Context<AuthState>) => string, what: string): Middleware<AuthState> {
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
   return async (ctx, next) => {
     try {
-      await limiter.consume(ctx.state.principal.credential);
+      await limiter.consume(keyOf(ctx));
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
-      throw new TooManyRequests(`more than ${perSecond} writes per second with this credential`, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+      throw new TooManyRequests(`more than ${perSecond} ${what}`, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
     }
     await next();
   };

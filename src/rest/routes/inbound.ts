@@ -1,12 +1,11 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Sql } from 'postgres';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import { verify } from '../../channels/signature.ts';
 import { organizationName, organizationNameRule, webhookHeaders } from '../../domain.ts';
-import { BadRequest, HttpError, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType } from '../../errors.ts';
-import type { AuthState } from '../auth.ts';
+import { BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../errors.ts';
+import { type AuthState, rateLimit } from '../auth.ts';
 import { validate } from '../validate.ts';
 
 /** A provider's webhook is small: a text message and a few fields. */
@@ -34,15 +33,9 @@ const Body = z.discriminatedUnion('event', [
  * checked before its body is even parsed. Limited per organization on its own.
  */
 export function inboundRoutes(router: Router<AuthState>, sql: Sql, opts: { inboundRateLimit: number }): void {
-  const limiter = new RateLimiterMemory({ points: opts.inboundRateLimit, duration: 1 });
-  router.post(['/api/channels/:org/inbound', '/api/channels/:org/inbound/'], async (ctx) => {
+  const limit = rateLimit(opts.inboundRateLimit, (ctx) => String(ctx.params.org), 'inbound requests per second for this organization');
+  router.post(['/api/channels/:org/inbound', '/api/channels/:org/inbound/'], limit, async (ctx) => {
     const { org } = validate(Params, ctx.params, 'path');
-    try {
-      await limiter.consume(org);
-    } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw res;
-      throw new TooManyRequests(`more than ${opts.inboundRateLimit} inbound requests per second for this organization`, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
-    }
     const [channel] = await sql<{ secret: string }[]>`SELECT secret FROM channels WHERE organization = ${org}`;
     if (!channel) throw new NotFound(`organization ${org} has no channel`);
     const raw = await rawBody(ctx, maxInboundBytes);
