@@ -54,6 +54,14 @@ CREATE INDEX clients_organization_idx ON public.clients USING btree (organizatio
 CREATE TRIGGER _100_timestamps BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION deskwire.touch_updated_at();
 CREATE TRIGGER _800_desk_changes AFTER UPDATE ON public.clients REFERENCING NEW TABLE AS updated FOR EACH STATEMENT EXECUTE FUNCTION deskwire.note_clients_updated();
 
+CREATE TABLE delivery_claims (
+  message_id uuid NOT NULL,
+  job_id bigint NOT NULL,
+  claimed_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT delivery_claims_message_id_fkey FOREIGN KEY (message_id) REFERENCES messages(id) ON DELETE CASCADE,
+  CONSTRAINT delivery_claims_pkey PRIMARY KEY (message_id)
+);
+
 CREATE TABLE desk_changes (
   desk_id uuid NOT NULL,
   written_by xid8 NOT NULL DEFAULT pg_current_xact_id()
@@ -246,6 +254,27 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION deskwire.claim_deliveries(job bigint, ids uuid[])
+ RETURNS TABLE(message uuid, organization text, kind text, url text, secret text, body text)
+ LANGUAGE sql
+AS $function$
+  WITH claimed AS (
+    INSERT INTO delivery_claims AS d (message_id, job_id)
+    SELECT DISTINCT m.id, claim_deliveries.job
+    FROM messages m
+    WHERE m.id = ANY (claim_deliveries.ids) AND m.type = 'sent' AND m.status = 'sending'
+    ON CONFLICT (message_id) DO UPDATE SET job_id = excluded.job_id, claimed_at = clock_timestamp()
+    WHERE d.job_id = excluded.job_id
+       OR NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.id = d.job_id)
+    RETURNING d.message_id
+  )
+  SELECT m.id, h.organization, c.kind, c.url, c.secret, deskwire.outbound_body(m.id)
+  FROM claimed
+  JOIN messages m ON m.id = claimed.message_id
+  JOIN help_desks h ON h.id = m.help_desk_id
+  JOIN channels c ON c.organization = h.organization
+$function$;
+
 CREATE OR REPLACE FUNCTION deskwire.client_json(c clients)
  RETURNS text
  LANGUAGE sql
@@ -309,14 +338,19 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM channels) THEN
     RETURN;
   END IF;
-  SELECT array_agg(ROW('deskwire.deliver', json_build_object('message', m.id), NULL, NULL, 1000,
-      'deskwire.deliver:' || m.id, NULL, NULL)::graphile_worker.job_spec)
+  SELECT array_agg(ROW('deskwire.deliver', b.payload, NULL, NULL, 1000, NULL, NULL, NULL)::graphile_worker.job_spec)
   INTO specs
-  FROM messages m
-  JOIN help_desks h ON h.id = m.help_desk_id
-  JOIN channels c ON c.organization = h.organization
-  WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
-    AND NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = 'deskwire.deliver:' || m.id);
+  FROM (
+    SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
+    FROM (
+      SELECT m.id, h.organization, row_number() OVER (PARTITION BY h.organization ORDER BY m.created_at, m.id) - 1 AS n
+      FROM messages m
+      JOIN help_desks h ON h.id = m.help_desk_id
+      JOIN channels c ON c.organization = h.organization
+      WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
+    ) o
+    GROUP BY o.organization, o.n / 32
+  ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);
   END IF;
@@ -610,6 +644,13 @@ BEGIN
   END IF;
   created := true;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION deskwire.release_deliveries(job bigint, ids uuid[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  DELETE FROM delivery_claims d WHERE d.job_id = release_deliveries.job AND d.message_id = ANY (release_deliveries.ids)
 $function$;
 
 CREATE OR REPLACE FUNCTION deskwire.replay_events(of_organization text, since bigint, upto bigint, max integer, everything boolean, desks uuid[], rooms text[], inbox text)

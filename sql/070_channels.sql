@@ -5,11 +5,14 @@
 -- REST and any SQL writer do the same.
 
 -- Delivery jobs for the outgoing messages (type sent, status sending) among ids,
--- of organizations with a channel, that have none yet: one add_jobs (one NOTIFY)
--- per window. Called by deskwire.sequence_messages. A job's key is its message: a
--- message edited while its job waits or runs gets no second one. max_attempts is
--- high on purpose: the task gives up after DELIVERY_MAX_ATTEMPTS (its own
--- setting) and marks the message failed, so no job is left dead in the queue.
+-- of organizations with a channel: graphile-worker batch jobs, one per organization
+-- and up to 32 messages ({"message": id} each), all added by one add_jobs (one
+-- NOTIFY) per window. Called by deskwire.sequence_messages. A job per message would
+-- be a row with four indexes per message, written on the writers' cores and WAL;
+-- a batch is one row per window and organization. A message seen again (edited
+-- while it waits) lands in a second job: delivery_claims keeps it to its first.
+-- max_attempts is high on purpose: the task gives up after DELIVERY_MAX_ATTEMPTS
+-- (its own setting) and marks the message failed, so no job is left dead in the queue.
 CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -18,14 +21,19 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM channels) THEN
     RETURN;
   END IF;
-  SELECT array_agg(ROW('deskwire.deliver', json_build_object('message', m.id), NULL, NULL, 1000,
-      'deskwire.deliver:' || m.id, NULL, NULL)::graphile_worker.job_spec)
+  SELECT array_agg(ROW('deskwire.deliver', b.payload, NULL, NULL, 1000, NULL, NULL, NULL)::graphile_worker.job_spec)
   INTO specs
-  FROM messages m
-  JOIN help_desks h ON h.id = m.help_desk_id
-  JOIN channels c ON c.organization = h.organization
-  WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
-    AND NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = 'deskwire.deliver:' || m.id);
+  FROM (
+    SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
+    FROM (
+      SELECT m.id, h.organization, row_number() OVER (PARTITION BY h.organization ORDER BY m.created_at, m.id) - 1 AS n
+      FROM messages m
+      JOIN help_desks h ON h.id = m.help_desk_id
+      JOIN channels c ON c.organization = h.organization
+      WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
+    ) o
+    GROUP BY o.organization, o.n / 32
+  ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);
   END IF;
@@ -46,6 +54,38 @@ LANGUAGE sql STABLE AS $$
   ) x ON true
   CROSS JOIN LATERAL (SELECT (x.l).*) last
   WHERE m.id = outbound_body.message
+$$;
+
+-- The messages of a delivery job that it is to deliver, with what it needs: those
+-- still outgoing and sending, of an organization with a channel, that no other
+-- living job has claimed. A claim is the job that first ran the message; it holds
+-- through that job's retries and is released when the message is settled
+-- (release_deliveries), so two jobs never deliver one message, even at once (the
+-- primary key decides). A claim whose job is gone (a crash) passes to the next.
+CREATE OR REPLACE FUNCTION deskwire.claim_deliveries(job bigint, ids uuid[])
+RETURNS TABLE (message uuid, organization text, kind text, url text, secret text, body text)
+LANGUAGE sql AS $$
+  WITH claimed AS (
+    INSERT INTO delivery_claims AS d (message_id, job_id)
+    SELECT DISTINCT m.id, claim_deliveries.job
+    FROM messages m
+    WHERE m.id = ANY (claim_deliveries.ids) AND m.type = 'sent' AND m.status = 'sending'
+    ON CONFLICT (message_id) DO UPDATE SET job_id = excluded.job_id, claimed_at = clock_timestamp()
+    WHERE d.job_id = excluded.job_id
+       OR NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.id = d.job_id)
+    RETURNING d.message_id
+  )
+  SELECT m.id, h.organization, c.kind, c.url, c.secret, deskwire.outbound_body(m.id)
+  FROM claimed
+  JOIN messages m ON m.id = claimed.message_id
+  JOIN help_desks h ON h.id = m.help_desk_id
+  JOIN channels c ON c.organization = h.organization
+$$;
+
+-- A job's messages that are settled (sent, failed, or no longer its to send).
+CREATE OR REPLACE FUNCTION deskwire.release_deliveries(job bigint, ids uuid[]) RETURNS void
+LANGUAGE sql AS $$
+  DELETE FROM delivery_claims d WHERE d.job_id = release_deliveries.job AND d.message_id = ANY (release_deliveries.ids)
 $$;
 
 -- A status only moves forward: sending -> sent -> delivered -> read; failed only

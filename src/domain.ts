@@ -42,13 +42,12 @@ export const credentialId = {
 };
 
 /**
- * graphile-worker task identifiers of deskwire, and a delivery's job key (one job
- * per message). sql/070_channels.sql makes the same names for the jobs it adds.
+ * graphile-worker task identifiers of deskwire. sql/070_channels.sql adds the
+ * delivery jobs under the same name: a batch of {"message": id}.
  */
 export const jobs = {
   deliver: 'deskwire.deliver',
   prefix: 'deskwire.',
-  deliveryKey: (message: string) => `deskwire.deliver:${message}`,
 } as const;
 
 /** Signed webhook headers, both ways (CONTRACT §10). */

@@ -58,8 +58,10 @@ interface Job {
 }
 async function jobOf(id: string): Promise<Job | undefined> {
   const [j] = await server.db.sql<Job[]>`
-    SELECT id, attempts, locked_at, extract(epoch FROM run_at - now())::float AS wait, last_error
-    FROM graphile_worker.jobs WHERE key = ${jobs.deliveryKey(id)}`;
+    SELECT j.id, j.attempts, j.locked_at, extract(epoch FROM j.run_at - now())::float AS wait, j.last_error
+    FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
+    WHERE t.identifier = ${jobs.deliver} AND j.payload::jsonb @> ${JSON.stringify([{ message: id }])}::text::jsonb
+    ORDER BY j.id LIMIT 1`;
   return j;
 }
 
@@ -100,7 +102,7 @@ describe('outbound delivery', () => {
     const frame = await socket.next((f) => f.type === 'update_message' && JSON.parse(f.data).uuid === id);
     assert.equal(JSON.parse(frame.data).status, 'sent', 'the status change is an update_message event');
     await socket.close();
-    assert.equal(await jobOf(id), undefined, 'the job is done');
+    await waitFor(async () => (await jobOf(id)) === undefined, 5000, 'the job to be done (after the status moved)');
   });
 
   test('a message sent over REST is delivered too; a received one, or one of an organization without a channel, is not', async () => {
@@ -175,18 +177,57 @@ describe('outbound delivery', () => {
     }
   });
 
-  test('a message edited while its job waits gets no second job; removing the channel leaves it sending', async () => {
+  test('a message edited while its retry waits is delivered once, by the job that tried it, with its backoff kept', async () => {
     const id = await send('edited', [500]);
     let job: Job | undefined;
     await waitFor(async () => (job = await jobOf(id))?.attempts === 1 && job?.locked_at === null, 10_000, 'the first attempt to fail');
     await server.db.sql`SELECT graphile_worker.reschedule_jobs(ARRAY[${job!.id}::bigint], run_at := now() + interval '1 hour')`;
-    await server.db.sql`UPDATE messages SET message = 'edited again' WHERE id = ${id}`;
-    const marker = await send('marker 2');
+    // The edit and a marker commit together: the sequencer puts both in one new job.
+    const marker = randomUUID();
+    await server.db.sql.begin(async (tx) => {
+      await tx`UPDATE messages SET message = 'edited again' WHERE id = ${id}`;
+      await tx`INSERT INTO messages (id, help_desk_id, message) VALUES (${marker}, ${desk.deskId}, 'marker 2')`;
+    });
     await settled(marker, 'sent');
-    const [{ n }] = await server.db.sql`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${jobs.deliveryKey(id)}`;
-    assert.equal(n, 1);
+    await waitFor(async () => (await jobOf(marker)) === undefined, 5000, 'the second job to finish');
+    assert.equal(provider.of(id).length, 1, 'the second job left it to the first');
+    assert.equal(await statusOf(id), 'sending');
+    const [claim] = await server.db.sql`SELECT job_id FROM delivery_claims WHERE message_id = ${id}`;
+    assert.equal(String(claim!.job_id), String(job!.id), 'still the first job\'s');
     assert.equal((await jobOf(id))!.attempts, 1, 'its retry state is kept');
-    await server.db.sql`SELECT graphile_worker.remove_job(${jobs.deliveryKey(id)})`;
+    await server.db.sql`SELECT graphile_worker.reschedule_jobs(ARRAY[${job!.id}::bigint], run_at := now())`;
+    await settled(id, 'sent');
+    assert.equal(provider.of(id).length, 2);
+    assert.equal(JSON.parse(provider.of(id)[1]!.body).message.message, 'edited again', 'what it says now');
+    await waitFor(async () => (await server.db.sql`SELECT 1 FROM delivery_claims WHERE message_id = ${id}`).length === 0, 5000, 'the claim to be released');
+  });
+
+  test('forty messages in one transaction: each POSTed once; the one refused with 503 is retried alone', async () => {
+    const ids = Array.from({ length: 40 }, () => randomUUID());
+    const failing = ids[17]!;
+    provider.script(failing, [503]);
+    await server.db.sql`
+      INSERT INTO messages (id, help_desk_id, message)
+      SELECT id::uuid, ${desk.deskId}, 'bulk ' || n FROM unnest(${ids}::text[]) WITH ORDINALITY AS x(id, n)`;
+    const job = await hurry(failing, 1);
+    const [{ payload }] = await server.db.sql`SELECT payload FROM graphile_worker._private_jobs WHERE id = ${job.id}`;
+    assert.deepEqual(payload, [{ message: failing }], 'the retry carries the failed message only');
+    await settled(failing, 'sent');
+    for (const id of ids) {
+      assert.equal(await statusOf(id), 'sent', id);
+      assert.equal(provider.of(id).length, id === failing ? 2 : 1, id);
+    }
+  });
+
+  test('a job queued before batches (one message, keyed by it) still delivers, and with a batch job for the same message it is POSTed once', async () => {
+    const id = randomUUID();
+    await server.db.sql.begin(async (tx) => {
+      await tx`INSERT INTO messages (id, help_desk_id, message) VALUES (${id}, ${desk.deskId}, 'queued before an upgrade')`;
+      await tx`SELECT graphile_worker.add_job('deskwire.deliver', json_build_object('message', ${id}::uuid), job_key := 'deskwire.deliver:' || ${id})`;
+    });
+    await settled(id, 'sent');
+    await waitFor(async () => (await server.db.sql`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = ${jobs.deliver}`).length === 0, 5000, 'both jobs to be done');
+    assert.equal(provider.of(id).length, 1);
   });
 
   test('a channel URL that is not http(s) is refused when set, and by the table', async () => {

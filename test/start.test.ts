@@ -110,7 +110,7 @@ test('npm run migrate applies migrations alone, and again is a no-op', async () 
   const [{ jobs }] = await sql`SELECT to_regclass('graphile_worker.jobs') IS NOT NULL AS jobs`;
   await sql.end();
   assert.deepEqual(tables.map((t) => t.tablename), [
-    'api_keys', 'channel_contacts', 'channels', 'clients', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks',
+    'api_keys', 'channel_contacts', 'channels', 'clients', 'delivery_claims', 'desk_changes', 'desk_prefixes', 'event_log', 'events', 'help_desks',
     'inbound_messages', 'messages', 'organizations', 'pgmigrations', 'room_events', 'sequencer', 'sql_definitions',
   ]);
   assert.equal(jobs, true, 'graphile-worker\'s schema is installed too');

@@ -45,6 +45,8 @@ export async function holdLiveness(databaseUrl: string, log: Logger): Promise<{ 
       SELECT array_agg(locked_by) AS pools, graphile_worker.force_unlock_workers(array_agg(locked_by))
       FROM dead HAVING count(*) > 0`;
     if (freed?.pools) log.warn({ pools: freed.pools }, 'freed the jobs of workers that are gone; they run again now');
+    // Claims left by a job that is gone without releasing them (a crash after the status moved).
+    await sql`DELETE FROM delivery_claims d WHERE NOT EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.id = d.job_id)`;
   };
 
   events.on('pool:create', ({ workerPool }: { workerPool: { id: string } }) => {

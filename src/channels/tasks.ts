@@ -1,5 +1,6 @@
 import type { JobHelpers, Task } from 'graphile-worker';
 import type { Sql } from 'postgres';
+import { uuidArray } from '../db/arrays.ts';
 import { jobs } from '../domain.ts';
 import type { Logger } from '../log.ts';
 import { postSigned, type PostLimits } from './post.ts';
@@ -13,48 +14,62 @@ export interface TaskOptions extends PostLimits {
 }
 
 interface Delivery {
+  message: string;
   organization: string;
   kind: 'webhook' | 'echo';
   url: string | null;
   secret: string;
-  status: string;
   body: string;
 }
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
- * The worker's task, deliver: one outgoing message to its channel (a webhook, or
- * the echo channel). Its job is keyed by the message, so there is one at a time.
- * Each attempt reads the message and the channel afresh, and does nothing once the
- * message is no longer `sending` (sent by an attempt whose answer was lost, or
- * changed by hand).
+ * The worker's task, deliver: a batch of outgoing messages, each to its channel (a
+ * webhook, or the echo channel), all at once. graphile-worker retries a batch with
+ * the messages that failed only, so each message's attempts are the job's. Each
+ * attempt claims the messages afresh (deskwire.claim_deliveries) and skips those no
+ * longer `sending` (sent by an attempt whose answer was lost, or changed by hand)
+ * or in another job's hands.
  */
 export function channelTasks(sql: Sql, opts: TaskOptions): Record<string, Task> {
   const advance = (organization: string, message: string, status: string) =>
     sql`SELECT deskwire.advance_status(${organization}, ${message}, ${status})`;
 
   const deliver: Task = async (payload, helpers) => {
-    const { message } = payload as { message: string };
-    const [d] = await sql<Delivery[]>`
-      SELECT h.organization, c.kind, c.url, c.secret, m.status, deskwire.outbound_body(m.id) AS body
-      FROM messages m
-      JOIN help_desks h ON h.id = m.help_desk_id
-      JOIN channels c ON c.organization = h.organization
-      WHERE m.id = ${message} AND m.type = 'sent'`;
-    if (!d || d.status !== 'sending') return; // gone, channel removed, or already moved on
-    if (d.kind === 'echo') {
-      await echo(d.organization, message, helpers);
-      return;
-    }
-    const outcome = await postSigned(d.url!, d.secret, d.body, message, opts, helpers.abortSignal);
+    const batch = Array.isArray(payload);
+    const ids = (batch ? payload : [payload]).map((p) => (p as { message?: unknown } | null)?.message);
+    const valid = [...new Set(ids.filter((id): id is string => typeof id === 'string' && uuid.test(id)))];
+    const job = helpers.job.id;
+    const claimed = await sql<Delivery[]>`SELECT * FROM deskwire.claim_deliveries(${job}::bigint, ${uuidArray(sql, valid)})`;
+    const mine = new Map(claimed.map((d) => [d.message, d]));
+    const settled = valid.filter((id) => !mine.has(id)); // not this job's to deliver: released if it held them
+    const results = ids.map(async (id) => {
+      const d = typeof id === 'string' ? mine.get(id) : undefined;
+      if (!d) return;
+      mine.delete(d.message); // a message listed twice is delivered once
+      await deliverOne(d, helpers);
+      settled.push(d.message);
+    });
+    await Promise.allSettled(results);
+    if (settled.length > 0) await sql`SELECT deskwire.release_deliveries(${job}::bigint, ${uuidArray(sql, settled)})`;
+    if (!batch) await results[0]; // a job from before batches: its failure is the job's
+    return batch ? results : undefined;
+  };
+
+  /** One attempt: resolves once the message is settled (sent or failed), throws to retry it. */
+  const deliverOne = async (d: Delivery, helpers: JobHelpers) => {
+    if (d.kind === 'echo') return echo(d.organization, d.message, helpers);
+    const outcome = await postSigned(d.url!, d.secret, d.body, d.message, opts, helpers.abortSignal);
     // A shutdown that cut the request short is no attempt of the provider's: retried whatever the count.
     const last = helpers.job.attempts >= opts.maxAttempts && !helpers.abortSignal?.aborted;
     if (outcome.result === 'sent') {
-      await advance(d.organization, message, 'sent');
+      await advance(d.organization, d.message, 'sent');
     } else if (outcome.result === 'failed' || last) {
-      opts.log.warn({ message, organization: d.organization, attempt: helpers.job.attempts, answer: outcome.detail }, 'delivery failed; message marked failed');
-      await advance(d.organization, message, 'failed');
+      opts.log.warn({ message: d.message, organization: d.organization, attempt: helpers.job.attempts, answer: outcome.detail }, 'delivery failed; message marked failed');
+      await advance(d.organization, d.message, 'failed');
     } else {
-      // graphile-worker records the error and runs the job again after its backoff.
+      // graphile-worker records the error and runs the message again after its backoff.
       throw new Error(`delivery attempt ${helpers.job.attempts} of ${opts.maxAttempts}: ${outcome.detail}`);
     }
   };
