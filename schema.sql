@@ -343,13 +343,13 @@ BEGIN
   FROM (
     SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
     FROM (
-      SELECT m.id, h.organization, row_number() OVER (PARTITION BY h.organization ORDER BY m.created_at, m.id) - 1 AS n
+      SELECT m.id, row_number() OVER (ORDER BY m.created_at, m.id) - 1 AS n
       FROM messages m
       JOIN help_desks h ON h.id = m.help_desk_id
       JOIN channels c ON c.organization = h.organization
       WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
     ) o
-    GROUP BY o.organization, o.n / 32
+    GROUP BY o.n / 32
   ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);

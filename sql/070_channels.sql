@@ -5,11 +5,12 @@
 -- REST and any SQL writer do the same.
 
 -- Delivery jobs for the outgoing messages (type sent, status sending) among ids,
--- of organizations with a channel: graphile-worker batch jobs, one per organization
--- and up to 32 messages ({"message": id} each), all added by one add_jobs (one
+-- of organizations with a channel: graphile-worker batch jobs of up to 32 messages
+-- ({"message": id} each, of any organizations), all added by one add_jobs (one
 -- NOTIFY) per window. Called by deskwire.sequence_messages. A job per message would
--- be a row with four indexes per message, written on the writers' cores and WAL;
--- a batch is one row per window and organization. A message seen again (edited
+-- be a row with four indexes per message, written on the writers' cores and WAL; a
+-- batch is one row per window (writes spread over many organizations: batches by
+-- organization would be a message each). A message seen again (edited
 -- while it waits) lands in a second job: delivery_claims keeps it to its first.
 -- max_attempts is high on purpose: the task gives up after DELIVERY_MAX_ATTEMPTS
 -- (its own setting) and marks the message failed, so no job is left dead in the queue.
@@ -26,13 +27,13 @@ BEGIN
   FROM (
     SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
     FROM (
-      SELECT m.id, h.organization, row_number() OVER (PARTITION BY h.organization ORDER BY m.created_at, m.id) - 1 AS n
+      SELECT m.id, row_number() OVER (ORDER BY m.created_at, m.id) - 1 AS n
       FROM messages m
       JOIN help_desks h ON h.id = m.help_desk_id
       JOIN channels c ON c.organization = h.organization
       WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
     ) o
-    GROUP BY o.organization, o.n / 32
+    GROUP BY o.n / 32
   ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);
