@@ -328,7 +328,7 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[])
+CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[], organizations text[])
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
@@ -342,14 +342,9 @@ BEGIN
   INTO specs
   FROM (
     SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
-    FROM (
-      SELECT m.id, row_number() OVER (ORDER BY m.created_at, m.id) - 1 AS n
-      FROM messages m
-      JOIN help_desks h ON h.id = m.help_desk_id
-      JOIN channels c ON c.organization = h.organization
-      WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
-    ) o
-    GROUP BY o.n / 32
+    FROM unnest(ids, organizations) WITH ORDINALITY AS o (id, organization, n)
+    WHERE o.organization IN (SELECT c.organization FROM channels c)
+    GROUP BY (o.n - 1) / 32
   ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);
@@ -835,6 +830,7 @@ DECLARE
   assignees text[];
   lines text[];
   outbound uuid[];
+  outbound_of text[]; -- their organizations
 BEGIN
   SELECT pg_current_snapshot(),
     EXISTS (SELECT 1 FROM desk_changes WHERE written_by >= others_lo)
@@ -844,8 +840,8 @@ BEGIN
     count(*), array_agg(w.position), array_agg(w.organization), array_agg(w.type), array_agg(w.ref), array_agg(w.desk),
     array_agg(w.help_desk), array_agg(w.assignee),
     array_agg(deskwire.payload_line(w.position, w.organization, w.type, w.help_desk::text, w.data, w.desk_data)),
-    array_agg(w.ref) FILTER (WHERE w.outbound)
-  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines, outbound
+    array_agg(w.ref) FILTER (WHERE w.outbound), array_agg(w.organization) FILTER (WHERE w.outbound)
+  INTO upto, desks, n, at, organizations, types, refs, desk_ids, help_desks, assignees, lines, outbound, outbound_of
   FROM (
     SELECT last_position + 2 * row_number() OVER () - 1 AS position,
       coalesce(p.organization, (SELECT h.organization FROM help_desks h WHERE h.id = (x.row).help_desk_id)) AS organization,
@@ -882,7 +878,7 @@ BEGIN
   positions := last_position + 2 * n;
   PERFORM deskwire.notify_lines(lines);
   IF outbound IS NOT NULL THEN
-    PERFORM deskwire.enqueue_deliveries(outbound); -- sql/070_channels.sql
+    PERFORM deskwire.enqueue_deliveries(outbound, outbound_of); -- sql/070_channels.sql
   END IF;
 END
 $function$;
@@ -896,15 +892,17 @@ DECLARE
   stragglers xid8[] := ARRAY(SELECT pg_snapshot_xip(prev));
   organizations text[];
   outbound uuid[];
+  outbound_of text[]; -- their organizations
 BEGIN
-  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization), array_agg(m.id) FILTER (WHERE m.outbound)
-  INTO upto, organizations, outbound
+  SELECT pg_current_snapshot(), array_agg(DISTINCT d.organization), array_agg(m.id) FILTER (WHERE m.outbound),
+    array_agg(d.organization) FILTER (WHERE m.outbound)
+  INTO upto, organizations, outbound, outbound_of
   FROM (SELECT help_desk_id, id, type = 'sent' AND status = 'sending' AS outbound FROM messages WHERE written_by >= lo
         UNION ALL SELECT help_desk_id, id, type = 'sent' AND status = 'sending' FROM messages WHERE written_by = ANY (stragglers)) m
   JOIN help_desks d ON d.id = m.help_desk_id;
   positions := deskwire.sequence_resync_of(organizations, last_position);
   IF outbound IS NOT NULL THEN
-    PERFORM deskwire.enqueue_deliveries(outbound); -- a bulk import of outgoing messages is delivered all the same
+    PERFORM deskwire.enqueue_deliveries(outbound, outbound_of); -- a bulk import of outgoing messages is delivered all the same
   END IF;
 END
 $function$;

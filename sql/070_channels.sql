@@ -4,8 +4,9 @@
 -- queues on). What a provider sends back goes through the functions below, so
 -- REST and any SQL writer do the same.
 
--- Delivery jobs for the outgoing messages (type sent, status sending) among ids,
--- of organizations with a channel: graphile-worker batch jobs of up to 32 messages
+-- Delivery jobs for the outgoing messages (type sent, status sending, as the window
+-- saw them) ids, of organizations (the same order) with a channel: graphile-worker
+-- batch jobs of up to 32 messages
 -- ({"message": id} each, of any organizations), all added by one add_jobs (one
 -- NOTIFY) per window. Called by deskwire.sequence_messages. A job per message would
 -- be a row with four indexes per message, written on the writers' cores and WAL; a
@@ -14,7 +15,7 @@
 -- while it waits) lands in a second job: delivery_claims keeps it to its first.
 -- max_attempts is high on purpose: the task gives up after DELIVERY_MAX_ATTEMPTS
 -- (its own setting) and marks the message failed, so no job is left dead in the queue.
-CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[]) RETURNS void
+CREATE OR REPLACE FUNCTION deskwire.enqueue_deliveries(ids uuid[], organizations text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   specs graphile_worker.job_spec[];
@@ -26,14 +27,9 @@ BEGIN
   INTO specs
   FROM (
     SELECT json_agg(json_build_object('message', o.id) ORDER BY o.n) AS payload
-    FROM (
-      SELECT m.id, row_number() OVER (ORDER BY m.created_at, m.id) - 1 AS n
-      FROM messages m
-      JOIN help_desks h ON h.id = m.help_desk_id
-      JOIN channels c ON c.organization = h.organization
-      WHERE m.id = ANY (ids) AND m.type = 'sent' AND m.status = 'sending'
-    ) o
-    GROUP BY o.n / 32
+    FROM unnest(ids, organizations) WITH ORDINALITY AS o (id, organization, n)
+    WHERE o.organization IN (SELECT c.organization FROM channels c)
+    GROUP BY (o.n - 1) / 32
   ) b;
   IF specs IS NOT NULL THEN
     PERFORM graphile_worker.add_jobs(specs);
