@@ -1,4 +1,5 @@
-// `npm run cli -- <command>`: organizations, API keys, access tokens and channels.
+// `npm run cli -- <command>`: organizations, API keys, access tokens, channels, and
+// a tail of an organization's events.
 // Results go to stdout (a key or a token alone, for scripts); explanations to stderr.
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
@@ -10,6 +11,7 @@ import { openDatabase } from './db/database.ts';
 import { isUpToDate } from './db/migrate.ts';
 import { organizationName, organizationNameRule } from './domain.ts';
 import { createLogger } from './log.ts';
+import { tail } from './cli/tail.ts';
 
 const usage = `usage: npm run cli -- <command>
 
@@ -23,18 +25,24 @@ const usage = `usage: npm run cli -- <command>
   channel set <org> <url|echo>            deliver outgoing messages to a webhook (or the echo
                                           demo); prints the signing secret, once
   channel show <org>                      the channel (never its secret)
-  channel remove <org>                    stop delivering; messages stay "sending"`;
+  channel remove <org>                    stop delivering; messages stay "sending"
+  tail <org> [--topics t1,t2] [--since <id>] [--json] [--token <token or key>] [--url ws://host:port]
+                                          the organization's live events, one line each (or JSON),
+                                          resuming after drops and restarts; Ctrl-C says where to resume`;
 
 class UsageError extends Error {}
 
-let flags: { org?: string; name?: string; sub?: string; ttl?: string; help?: boolean } = {};
+let flags: { org?: string; name?: string; sub?: string; ttl?: string; help?: boolean; topics?: string; since?: string; json?: boolean; token?: string; url?: string } = {};
 let noun: string | undefined, verb: string | undefined, arg: string | undefined, arg2: string | undefined;
 
 try {
   try {
     const parsed = parseArgs({
       allowPositionals: true,
-      options: { org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        org: { type: 'string' }, name: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        topics: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean' }, token: { type: 'string' }, url: { type: 'string' },
+      },
     });
     flags = parsed.values;
     [noun, verb, arg, arg2] = parsed.positionals;
@@ -53,6 +61,17 @@ try {
     const ttlSeconds = duration(flags.ttl ?? '1h');
     console.log(await mintToken(config.jwtSecret, { org, sub: flags.sub ?? 'cli', ttlSeconds }));
     console.error(`token for organization "${org}", subject "${flags.sub ?? 'cli'}", valid ${flags.ttl ?? '1h'}`);
+  } else if (noun === 'tail') {
+    if (flags.since !== undefined && !/^\d+$/.test(flags.since)) throw new UsageError('--since takes an event id (digits)');
+    await tail({
+      organization: organization(verb),
+      url: flags.url ?? `ws://127.0.0.1:${config.wsPort}`,
+      topics: flags.topics?.split(',').filter(Boolean),
+      since: flags.since,
+      json: flags.json ?? false,
+      token: flags.token ?? process.env.DESKWIRE_TOKEN,
+      jwtSecret: config.jwtSecret,
+    });
   } else if (noun === 'org' || noun === 'key' || noun === 'channel') {
     await withDatabase(config, (sql) => (noun === 'org' ? orgCommand(sql) : noun === 'key' ? keyCommand(sql) : channelCommand(sql)));
   } else {

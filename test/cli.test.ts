@@ -6,6 +6,9 @@ import { findKey } from '../src/auth/keys.ts';
 import { verifyToken } from '../src/auth/tokens.ts';
 import { projectRoot } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { createDesk } from './helpers/fixtures.ts';
+import { startServerProcess } from './helpers/process.ts';
+import { freePort, waitFor } from './helpers/wait.ts';
 
 const secret = 'cli-test-secret-long-enough-for-hs256-0123456789';
 let db: TestDatabase;
@@ -106,4 +109,40 @@ test('channel set prints the secret once; show never does; remove; a URL that is
   assert.equal((await cli('channel', 'show', 'initech')).code, 1);
   assert.equal((await cli('channel', 'remove', 'initech')).code, 1, 'removing twice says so');
   assert.equal((await cli('channel', 'set', 'initech')).code, 2, 'set needs a target');
+});
+
+test('tail prints each event as it comes, resumes after the server restarts, and says where to resume on Ctrl-C', { timeout: 60_000 }, async () => {
+  await db.sql`INSERT INTO organizations (name) VALUES ('acme') ON CONFLICT DO NOTHING`;
+  const desk = await createDesk(db.sql, 'acme', { name: 'Ana', phone: '+55 11 90000-0002' });
+  const env = { DATABASE_URL: db.url, JWT_SECRET: secret, PORT: String(await freePort()), WS_PORT: String(await freePort()) };
+  let server = await startServerProcess(env);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'cli.ts'), 'tail', 'acme', '--url', `ws://127.0.0.1:${env.WS_PORT}`], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  try {
+    await waitFor(() => stderr.includes('tailing acme'), 20_000, 'tail to connect');
+    await db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, 'first line')`;
+    await waitFor(() => stdout.includes('"first line"'), 10_000, 'the message on stdout');
+    assert.match(stdout, /^\s+\d+\s+new_message\s+[0-9a-f]{8}\s+sent\/sending\s+"first line"$/m);
+    assert.match(stdout, /^\s+\d+\s+update_helpdesk\s+[0-9a-f]{8}\s+Ana$/m);
+    server.child.kill('SIGKILL');
+    await server.exited();
+    await db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, 'while it was down')`;
+    server = await startServerProcess(env);
+    await waitFor(() => stdout.includes('"while it was down"'), 20_000, 'the message written while the server was down');
+    assert.match(stderr, /disconnected/);
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    assert.equal(code, 0);
+    const last = [...stdout.matchAll(/^\s+(\d+)\s/gm)].at(-1)![1];
+    assert.match(stderr, new RegExp(`resume with --since ${last}\\b`));
+  } finally {
+    child.kill('SIGKILL');
+    server.child.kill('SIGKILL');
+  }
 });

@@ -166,6 +166,16 @@ describe('subscribe and unsubscribe', () => {
     await s.close();
   });
 
+  test('a ping is answered with a pong, after the answers to the frames before it', async () => {
+    const s = await open('acme', 'topics=');
+    s.raw.send(JSON.stringify({ type: 'subscribe', topics: [`desk:${d1.deskId}`] }));
+    s.raw.send(JSON.stringify({ type: 'ping' }));
+    await s.next((f) => f.type === 'pong');
+    const answers = s.frames.map((f) => f.type);
+    assert.deepEqual(answers.slice(answers.indexOf('subscribed')), ['subscribed', 'pong']);
+    await s.close();
+  });
+
   for (const [name, frame, code] of [
     ['a frame that is not JSON', 'hello', 'invalid_frame'],
     ['an unknown type', JSON.stringify({ type: 'new_message', data: '{}' }), 'invalid_frame'],

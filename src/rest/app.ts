@@ -8,6 +8,7 @@ import type { Numbered } from '../rooms/numbered.ts';
 import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
 import { mediaFiles } from './media.ts';
+import { docsAssets, documentRoutes } from './openapi/serve.ts';
 import { assignRoutes } from './routes/assign.ts';
 import { healthRoutes } from './routes/health.ts';
 import { helpDeskRoutes } from './routes/help-desks.ts';
@@ -44,8 +45,10 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
   });
 
   // One router for every route: each router is a pass over its routes per request.
+  app.use(docsAssets);
   const router = new Router<AuthState>();
   healthRoutes(router, sql);
+  documentRoutes(router);
   // Signed by the provider, not an agent's: registered before the credential check,
   // which its handler never passes on to.
   inboundRoutes(router, sql, opts);

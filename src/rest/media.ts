@@ -5,7 +5,11 @@ import { send } from '@koa/send';
 import type { Middleware } from 'koa';
 import type { Sql } from 'postgres';
 import { NotFound } from '../errors.ts';
+import { z } from 'zod';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import type { AuthState } from './auth.ts';
+import { errors } from './openapi/entities.ts';
+import { agentSecurity } from './openapi/paths.ts';
 
 /** Where koa-body writes uploads in flight: inside MEDIA_DIR, so the final move is a rename. */
 export const incomingDir = (mediaDir: string) => join(mediaDir, '.incoming');
@@ -40,6 +44,23 @@ export async function discard(mediaDir: string, name: string): Promise<void> {
 /** Types a browser may show inline; anything else is served as a download. */
 const inline = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp']);
 const servable = /^\/media\/((?:[A-Za-z0-9_-][A-Za-z0-9_.-]*\/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*)$/;
+
+export const mediaPaths: ZodOpenApiPathsObject = {
+  '/media/{file}': {
+    get: {
+      operationId: 'getMedia',
+      tags: ['media'],
+      summary: 'A file of a message of the credential\'s organization',
+      description: 'The link a Message\'s `file` holds. Images are shown inline, anything else is a download.',
+      security: [...agentSecurity, { mediaToken: [] }],
+      requestParams: { path: z.object({ file: z.string().meta({ description: 'The name in `messages.file`.' }) }) },
+      responses: {
+        200: { description: 'The file.', content: { '*/*': { schema: z.string().meta({ format: 'binary' }) } } },
+        ...errors(401, 404, 503),
+      },
+    },
+  },
+};
 
 /**
  * GET /media/<file>: a file of a message of the caller's organization, from

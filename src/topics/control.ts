@@ -14,6 +14,7 @@ const strikeWindowMs = 60_000;
 const maxFrames = 60;
 const frameWindowMs = 10_000;
 const maxPending = 8;
+const pong = '{"type":"pong"}';
 
 export interface ControlOptions {
   routing: Routing;
@@ -34,8 +35,10 @@ export async function checkDesks(findDesks: FindDesks, organization: string, lis
 /**
  * What a client may say on its socket: {"type": "subscribe" | "unsubscribe",
  * "topics": [...]}, answered {"type": "subscribed", "topics": [the whole set]} or
- * {"type": "error", "code", "message"}. Nothing a client sends is relayed. A socket
- * that keeps sending frames that earn an error is closed.
+ * {"type": "error", "code", "message"}; and {"type": "ping"}, answered {"type":
+ * "pong"} (browsers cannot send ping frames, and a client must tell a dead
+ * connection from a quiet one). Nothing a client sends is relayed. A socket that
+ * keeps sending frames that earn an error is closed.
  */
 export function createControl(opts: ControlOptions): (ws: AgentSocket, data: ArrayBuffer, isBinary: boolean) => void {
   const refuse = (ws: AgentSocket, code: ErrorCode, message: string) => {
@@ -77,10 +80,10 @@ export function createControl(opts: ControlOptions): (ws: AgentSocket, data: Arr
     } catch {
       return refuse(ws, 'invalid_frame', 'a frame is a JSON object: {"type": "subscribe" | "unsubscribe", "topics": [...]}');
     }
-    if (frame === null || typeof frame !== 'object' || (frame.type !== 'subscribe' && frame.type !== 'unsubscribe')) {
-      return refuse(ws, 'invalid_frame', 'a client sends only subscribe and unsubscribe frames');
+    if (frame === null || typeof frame !== 'object' || (frame.type !== 'subscribe' && frame.type !== 'unsubscribe' && frame.type !== 'ping')) {
+      return refuse(ws, 'invalid_frame', 'a client sends only subscribe, unsubscribe and ping frames');
     }
-    if (!Array.isArray(frame.topics)) return refuse(ws, 'invalid_frame', `${frame.type}: topics must be an array`);
+    if (frame.type !== 'ping' && !Array.isArray(frame.topics)) return refuse(ws, 'invalid_frame', `${frame.type}: topics must be an array`);
     const c = a.control;
     const now = Date.now();
     if (now - c.windowStart > frameWindowMs) {
@@ -88,11 +91,16 @@ export function createControl(opts: ControlOptions): (ws: AgentSocket, data: Arr
       c.windowStart = now;
     }
     if (++c.frames > maxFrames || c.pending >= maxPending) {
-      return refuse(ws, 'too_many_requests', `at most ${maxFrames} subscribe or unsubscribe frames per ${frameWindowMs / 1000} s`);
+      return refuse(ws, 'too_many_requests', `at most ${maxFrames} frames per ${frameWindowMs / 1000} s`);
+    }
+    if (frame.type === 'ping') {
+      // After the answers to the frames before it, like every answer.
+      c.queue = c.queue.then(() => void (!a.closed && ws.send(pong)));
+      return;
     }
     let list: Topic[];
     try {
-      list = parseTopics(frame.topics);
+      list = parseTopics(frame.topics as unknown[]);
     } catch (err) {
       return refuse(ws, (err as HttpError).code, (err as HttpError).message);
     }

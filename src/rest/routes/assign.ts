@@ -5,6 +5,9 @@ import type { Sql } from 'postgres';
 import { z } from 'zod';
 import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import type { AuthState } from '../auth.ts';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errors, HelpDesk, json } from '../openapi/entities.ts';
+import { agentSecurity, routePaths } from '../openapi/paths.ts';
 import { hasNoBody, validate } from '../validate.ts';
 
 const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
@@ -15,8 +18,25 @@ const Body = z.strictObject({
     .min(1, 'must not be empty (null unassigns)')
     .max(256)
     .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
-    .nullable(),
+    .nullable()
+    .meta({ description: 'The agent (a token\'s `sub`) to assign the desk to; null unassigns.' }),
 });
+
+const desk = '/api/help-desks/{uuid}/';
+
+export const assignPaths: ZodOpenApiPathsObject = {
+  [desk]: {
+    patch: {
+      operationId: 'assignHelpDesk',
+      tags: ['help desks'],
+      summary: 'Assign a desk to an agent, or unassign it (an update_helpdesk event)',
+      security: agentSecurity,
+      requestParams: { path: DeskParams },
+      requestBody: { required: true, content: { 'application/json': { schema: Body } } },
+      responses: { 200: json('The desk, as it is now.', HelpDesk), ...errors(400, 401, 404, 413, 415, 429, 503) },
+    },
+  },
+};
 
 /**
  * PATCH /api/help-desks/<uuid>/ {"assignee": "<sub>" | null}: 200 with the desk.
@@ -24,7 +44,7 @@ const Body = z.strictObject({
  */
 export function assignRoutes(router: Router<AuthState>, sql: Sql, opts: { maxBodyBytes: number }, limit: Koa.Middleware<AuthState>): void {
   const json = koaBody({ json: true, urlencoded: false, multipart: false, text: false, jsonLimit: opts.maxBodyBytes });
-  router.patch(['/api/help-desks/:uuid', '/api/help-desks/:uuid/'], limit, json, async (ctx) => {
+  router.patch(routePaths(desk), limit, json, async (ctx) => {
     const { uuid } = validate(DeskParams, ctx.params, 'path');
     if (hasNoBody(ctx)) throw new BadRequest('invalid_body', 'the body is empty: send {"assignee": "<agent>" | null}');
     if (!ctx.is('json')) throw new UnsupportedMediaType('send application/json');

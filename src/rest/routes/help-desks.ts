@@ -4,19 +4,49 @@ import { z } from 'zod';
 import { BadRequest, Forbidden, NotFound } from '../../errors.ts';
 import { organizationName, organizationNameRule } from '../../domain.ts';
 import type { AuthState } from '../auth.ts';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errors, HelpDesk, json, Message } from '../openapi/entities.ts';
+import { agentSecurity, routePaths } from '../openapi/paths.ts';
 import { validate } from '../validate.ts';
 
 const ListQuery = z.object({
-  organization: z.string().regex(organizationName, organizationNameRule).optional(),
+  organization: z.string().regex(organizationName, organizationNameRule).optional()
+    .meta({ description: 'The credential\'s organization (the default); any other is a 403.' }),
 });
 const DeskParams = z.object({ uuid: z.guid('must be a UUID') });
 const HistoryQuery = z.object({
-  before: z.guid('must be the uuid of a message of this desk').optional(),
-  after: z.guid('must be the uuid of a message of this desk').optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  before: z.guid('must be the uuid of a message of this desk').optional().meta({ description: 'Messages older than this one (a page back).' }),
+  after: z.guid('must be the uuid of a message of this desk').optional().meta({ description: 'Messages newer than this one (a gap filled), oldest first unless `before` is given too.' }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'Page size; 100 when `before` or `after` is given.' }),
 });
 /** A page when the caller pages (before, after or limit); the seed's answer was the whole history. */
 const defaultPage = 100;
+
+const list = '/api/help-desks/';
+const history = '/api/help-desks/{uuid}/history/';
+
+export const helpDeskPaths: ZodOpenApiPathsObject = {
+  [list]: {
+    get: {
+      operationId: 'listHelpDesks',
+      tags: ['help desks'],
+      summary: 'The organization\'s help desks, newest first, each with its last message',
+      security: agentSecurity,
+      requestParams: { query: ListQuery },
+      responses: { 200: json('The desks.', z.array(HelpDesk)), ...errors(400, 401, 403, 503) },
+    },
+  },
+  [history]: {
+    get: {
+      operationId: 'getHistory',
+      tags: ['help desks'],
+      summary: 'A desk\'s messages, newest first: all of them, or a keyset page',
+      security: agentSecurity,
+      requestParams: { path: DeskParams, query: HistoryQuery },
+      responses: { 200: json('The messages.', z.array(Message)), ...errors(400, 401, 404, 503) },
+    },
+  },
+};
 
 /**
  * The seed's two reads, within the caller's organization. PostgreSQL builds the
@@ -25,7 +55,7 @@ const defaultPage = 100;
  * decoded into a string and encoded back for the socket, on every request.
  */
 export function helpDeskRoutes(router: Router<AuthState>, sql: Sql): void {
-  router.get(['/api/help-desks', '/api/help-desks/'], async (ctx) => {
+  router.get(routePaths(list), async (ctx) => {
     const own = ctx.state.principal.organization;
     const { organization = own } = validate(ListQuery, ctx.query, 'query');
     if (organization !== own) throw new Forbidden(`this token opens organization "${own}" only`);
@@ -46,7 +76,7 @@ export function helpDeskRoutes(router: Router<AuthState>, sql: Sql): void {
     ctx.body = body;
   });
 
-  router.get(['/api/help-desks/:uuid/history', '/api/help-desks/:uuid/history/'], async (ctx) => {
+  router.get(routePaths(history), async (ctx) => {
     const { uuid } = validate(DeskParams, ctx.params, 'path');
     const { before, after, limit } = validate(HistoryQuery, ctx.query, 'query');
     const paging = before !== undefined || after !== undefined || limit !== undefined;

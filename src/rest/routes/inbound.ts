@@ -6,6 +6,9 @@ import { verify } from '../../channels/signature.ts';
 import { organizationName, organizationNameRule, webhookHeaders } from '../../domain.ts';
 import { BadRequest, HttpError, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../errors.ts';
 import { type AuthState, rateLimit } from '../auth.ts';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errors, json } from '../openapi/entities.ts';
+import { routePaths } from '../openapi/paths.ts';
 import { validate } from '../validate.ts';
 
 /** A provider's webhook is small: a text message and a few fields. */
@@ -26,6 +29,27 @@ const Body = z.discriminatedUnion('event', [
     status: z.enum(['delivered', 'read', 'failed']),
   }),
 ]);
+const Answer = z.union([
+  z.strictObject({ message: z.guid(), created: z.boolean().meta({ description: 'false: this external_id was stored before.' }) }),
+  z.strictObject({ message: z.guid(), moved: z.boolean().meta({ description: 'false: the status was already there or past it.' }) }),
+]);
+
+const path = '/api/channels/{org}/inbound/';
+
+export const inboundPaths: ZodOpenApiPathsObject = {
+  [path]: {
+    post: {
+      operationId: 'receiveInbound',
+      tags: ['channels'],
+      summary: 'What the organization\'s provider reports: a client\'s message, or a status',
+      description: 'Signed by the provider with the channel\'s secret: `deskwire-timestamp` (unix seconds, within 300 s) and `deskwire-signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. No agent credential.',
+      security: [{ signature: [] }],
+      requestParams: { path: Params },
+      requestBody: { required: true, content: { 'application/json': { schema: Body } } },
+      responses: { 200: json('Stored, or moved (or already so).', Answer), ...errors(400, 401, 404, 413, 415, 429, 503) },
+    },
+  },
+};
 
 /**
  * POST /api/channels/<org>/inbound/: what the organization's provider reports.
@@ -34,7 +58,7 @@ const Body = z.discriminatedUnion('event', [
  */
 export function inboundRoutes(router: Router<AuthState>, sql: Sql, opts: { inboundRateLimit: number }): void {
   const limit = rateLimit(opts.inboundRateLimit, (ctx) => String(ctx.params.org), 'inbound requests per second for this organization');
-  router.post(['/api/channels/:org/inbound', '/api/channels/:org/inbound/'], limit, async (ctx) => {
+  router.post(routePaths(path), limit, async (ctx) => {
     const { org } = validate(Params, ctx.params, 'path');
     const [channel] = await sql<{ secret: string }[]>`SELECT secret FROM channels WHERE organization = ${org}`;
     if (!channel) throw new NotFound(`organization ${org} has no channel`);

@@ -9,6 +9,9 @@ import { BadRequest, NotFound, UnsupportedMediaType } from '../../errors.ts';
 import { discard, incomingDir, keepUpload } from '../media.ts';
 import { acceptsType } from '../mime.ts';
 import type { AuthState } from '../auth.ts';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { errors, json, Message } from '../openapi/entities.ts';
+import { agentSecurity, routePaths } from '../openapi/paths.ts';
 import { hasNoBody, validate } from '../validate.ts';
 
 export interface SendMessageOptions {
@@ -29,6 +32,34 @@ const Body = z.object({
   // Files come as multipart parts, never as a string in the body.
   file: z.union([z.null(), z.literal('')]).optional(),
 });
+
+const path = '/api/send-message/';
+const Multipart = z.object({
+  help_desk: z.guid(),
+  message: z.string().optional(),
+  file: z.string().meta({ format: 'binary', description: 'One file, of a type UPLOAD_TYPES accepts, up to MAX_UPLOAD_BYTES.' }).optional(),
+});
+
+export const sendMessagePaths: ZodOpenApiPathsObject = {
+  [path]: {
+    post: {
+      operationId: 'sendMessage',
+      tags: ['messages'],
+      summary: 'An agent\'s message to the desk\'s client: text, a file, or both (status sending)',
+      description: 'The message is stored `sent`/`sending`; a channel, if the organization has one, delivers it and moves its status on.',
+      security: agentSecurity,
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': { schema: Body },
+          'application/x-www-form-urlencoded': { schema: Body },
+          'multipart/form-data': { schema: Multipart },
+        },
+      },
+      responses: { 201: json('The message.', Message), ...errors(400, 401, 404, 413, 415, 429, 503) },
+    },
+  },
+};
 
 /** POST /api/send-message/: JSON, urlencoded or multipart; 201 with the Message. */
 export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: SendMessageOptions, limit: Koa.Middleware<AuthState>): void {
@@ -58,7 +89,7 @@ export function sendMessageRoutes(router: Router<AuthState>, sql: Sql, opts: Sen
     }
   };
 
-  router.post(['/api/send-message', '/api/send-message/'], limit, body, async (ctx) => {
+  router.post(routePaths(path), limit, body, async (ctx) => {
     if (hasNoBody(ctx)) throw new BadRequest('invalid_body', 'the body is empty: send help_desk and message (or a file)');
     if (!ctx.is('json', 'urlencoded', 'multipart')) {
       throw new UnsupportedMediaType('send application/json, a form, or multipart/form-data');
