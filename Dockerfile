@@ -2,10 +2,12 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY client/package.json ./client/
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY migrations ./migrations
 COPY sql ./sql
 COPY src ./src
+COPY client ./client
 RUN mkdir -p /data/media && chown -R node:node /data
 USER node
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 WS_PORT=8001 DATA_DIR=/data MEDIA_DIR=/data/media
