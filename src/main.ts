@@ -34,7 +34,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   database = await openDatabase(config, log);
   await migrate(database.url, log);
-  deskwire = await startDeskwire(config, database.url, log);
+  deskwire = await startDeskwire(config, database.url, log, { demoOrganization: database.embedded ? 'demo' : undefined });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECT_TIMEOUT'].includes(e.code ?? '');

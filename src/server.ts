@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import postgres from 'postgres';
 import { createAuthenticator } from './auth/credentials.ts';
+import { mintToken } from './auth/tokens.ts';
+import { consoleFiles } from './console/serve.ts';
 import type { Config } from './config.ts';
 import { channels, credentialId } from './domain.ts';
 import { streamEvents } from './events/listener.ts';
@@ -33,7 +35,7 @@ const resumeWaitMs = 5_000;
  *   rows -> sequencer -> events + NOTIFY -> listener -> topic -> socket
  *                    \-> delivery jobs -> channel worker -> provider -> rows
  */
-export async function startDeskwire(config: Config, databaseUrl: string, log: Logger): Promise<Deskwire> {
+export async function startDeskwire(config: Config, databaseUrl: string, log: Logger, opts: { demoOrganization?: string } = {}): Promise<Deskwire> {
   await prepareMediaDir(config.mediaDir);
   const sql = postgres(databaseUrl, {
     max: 10,
@@ -79,7 +81,12 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const worker = config.worker ? await startChannelWorker(databaseUrl, sql, workerOptions(config, log)) : undefined;
-  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered }, log);
+  const demo = opts.demoOrganization;
+  const agentConsole = await consoleFiles({
+    wsPort: gateway.port,
+    demoToken: demo ? () => mintToken(config.jwtSecret, { org: demo, sub: 'demo', ttlSeconds: 24 * 3600 }) : undefined,
+  });
+  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered, console: agentConsole }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
   });

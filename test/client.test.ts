@@ -206,6 +206,20 @@ describe('connect(): nothing lost, nothing twice', () => {
     }
   });
 
+  test('a reconnection before any event was seen cannot resume: onResync', { timeout: 30_000 }, async () => {
+    const hop = await proxy(Number(env.WS_PORT));
+    const s = open({ url: hop.url });
+    try {
+      await opened(s, 1, 'the first connection');
+      hop.cut();
+      await opened(s, 2, 'the reconnection');
+      assert.equal(s.resyncs, 1);
+    } finally {
+      s.connection.close();
+      await hop.close();
+    }
+  });
+
   test('a revoked API key (4003) stops the client for good', { timeout: 30_000 }, async () => {
     const { id, key } = await createKey(db.sql, 'acme', 'client test');
     const s = open({ token: key });

@@ -26,7 +26,10 @@ export interface ConnectOptions {
   since?: string;
   /** Every event, in order, once. */
   onEvent?: (event: DeskwireEvent) => void;
-  /** The events since the last id cannot be replayed: reload what the app shows over REST. Live events follow. */
+  /**
+   * The events since the last id cannot be replayed (resync_required, or a reconnection
+   * before any event was seen): reload what the app shows over REST. Live events follow.
+   */
   onResync?: () => void;
   onStatus?: (status: Status, detail?: { code?: number; reason?: string; retryInMs?: number }) => void;
   /** A frame this client sent was refused (a bad topic, say). */
@@ -76,6 +79,7 @@ export function connect(opts: ConnectOptions): Connection {
   let retry: ReturnType<typeof setTimeout> | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let heardAt = 0;
+  let opened = false;
 
   const setStatus = (s: Status, detail?: { code?: number; reason?: string; retryInMs?: number }) => {
     status = s;
@@ -97,6 +101,10 @@ export function connect(opts: ConnectOptions): Connection {
     ws = socket;
     socket.onopen = () => {
       heardAt = Date.now();
+      // Back without having seen an event: there is no id to resume after, so what
+      // happened meanwhile is unknown to it. The app reloads, as for resync_required.
+      if (opened && lastId === undefined) opts.onResync?.();
+      opened = true;
       setStatus('open');
       heartbeat = setInterval(() => {
         if (Date.now() - heardAt > 2 * heartbeatMs) return drop(socket, { reason: 'no answer to pings' });

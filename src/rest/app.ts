@@ -28,6 +28,8 @@ export interface RestOptions {
   inboundRateLimit: number;
   /** Room events' ids as the stream numbers them. */
   numbered: Numbered;
+  /** The agent console's page and files (src/console), before the API's routes. */
+  console?: Koa.Middleware;
 }
 
 /**
@@ -46,6 +48,7 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
 
   // One router for every route: each router is a pass over its routes per request.
   app.use(docsAssets);
+  if (opts.console) app.use(opts.console);
   const router = new Router<AuthState>();
   healthRoutes(router, sql);
   documentRoutes(router);
