@@ -128,8 +128,8 @@ test('tail prints each event as it comes, resumes after the server restarts, and
     await waitFor(() => stderr.includes('tailing acme'), 20_000, 'tail to connect');
     await db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, 'first line')`;
     await waitFor(() => stdout.includes('"first line"'), 10_000, 'the message on stdout');
-    assert.match(stdout, /^\s+\d+\s+new_message\s+[0-9a-f]{8}\s+sent\/sending\s+"first line"$/m);
-    assert.match(stdout, /^\s+\d+\s+update_helpdesk\s+[0-9a-f]{8}\s+Ana$/m);
+    assert.match(stdout, /^\s*\d+\s+new_message\s+[0-9a-f]{8}\s+sent\/sending\s+"first line"$/m);
+    assert.match(stdout, /^\s*\d+\s+update_helpdesk\s+[0-9a-f]{8}\s+Ana$/m);
     server.child.kill('SIGKILL');
     await server.exited();
     await db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, 'while it was down')`;
@@ -137,9 +137,9 @@ test('tail prints each event as it comes, resumes after the server restarts, and
     await waitFor(() => stdout.includes('"while it was down"'), 20_000, 'the message written while the server was down');
     assert.match(stderr, /disconnected/);
     child.kill('SIGINT');
-    const code = await new Promise((r) => child.once('exit', r));
+    const code = await new Promise((r) => child.once('close', r)); // 'close': after stdout and stderr are read to their end
     assert.equal(code, 0);
-    const last = [...stdout.matchAll(/^\s+(\d+)\s/gm)].at(-1)![1];
+    const last = [...stdout.matchAll(/^\s*(\d+)\s/gm)].at(-1)![1];
     assert.match(stderr, new RegExp(`resume with --since ${last}\\b`));
   } finally {
     child.kill('SIGKILL');
