@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,channels,soak]
+// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,channels,clients,soak]
 //
 // Every scenario against a baseline measured in the same run, every process its
 // own (deskwire, the baselines, each load generator). Writes bench/results/report.json
@@ -14,6 +14,7 @@ import { nativeBinary } from './lib/native.ts';
 import { createDatabase, seed, startDeskwire } from './lib/setup.ts';
 import { round } from './lib/stats.ts';
 import { channels } from './scenarios/channels.ts';
+import { clients } from './scenarios/clients.ts';
 import { connections } from './scenarios/connections.ts';
 import { type Context, type Result, type Row, pgbenchWrites } from './scenarios/context.ts';
 import { fanout } from './scenarios/fanout.ts';
@@ -22,7 +23,7 @@ import { soak } from './scenarios/soak.ts';
 import { topics } from './scenarios/topics.ts';
 import { writers } from './scenarios/writers.ts';
 
-const scenarios = { fanout, connections, writers, rest, topics, channels, soak } as const;
+const scenarios = { fanout, connections, writers, rest, topics, channels, clients, soak } as const;
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
@@ -57,9 +58,9 @@ try {
 }
 
 const rows: Row[] = Object.values(results).flatMap((r) => ('rows' in r ? r.rows : []));
-const clients = nativeBinary('sockets') ? 'socket clients in C' : 'socket clients in Node (no C compiler, or BENCH_NODE_CLIENTS=1)';
+const socketClients = nativeBinary('sockets') ? 'socket clients in C' : 'socket clients in Node (no C compiler, or BENCH_NODE_CLIENTS=1)';
 const writer = (await pgbenchWrites()) ? 'messages written by pgbench' : 'messages written by a Node process (no pgbench, or BENCH_NODE_WRITER=1)';
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${db.where}, ${clients}, ${writer}`;
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.versions.node}, ${db.where}, ${socketClients}, ${writer}`;
 const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', machine, seconds: round((Date.now() - started) / 1000, 0), rows, results };
 const cell = (v: number | string) => (typeof v === 'number' ? v.toLocaleString('en') : v);
 const markdown = [
