@@ -122,6 +122,25 @@ describe('the console', () => {
     await page.context().close();
   });
 
+  test('a long history loads 50 at a time as it scrolls up (keyset before), to its first message', async () => {
+    const long = await createDesk(db.sql, 'acme', { name: 'Long talker', phone: '+55 11 90000-0005' });
+    await db.sql`
+      INSERT INTO messages (help_desk_id, message, type, created_at)
+      SELECT ${long.deskId}, 'line ' || g, 'received', now() - make_interval(secs => 200 - g) FROM generate_series(1, 120) g`;
+    const page = await signedIn('acme');
+    await desk(page, long).click();
+    await page.locator('.bubble', { hasText: 'line 120' }).waitFor();
+    assert.equal(await page.locator('.bubble').count(), 50, 'the newest 50');
+    for (const loaded of [100, 120]) {
+      await page.locator('.messages').evaluate((el) => (el.scrollTop = 0));
+      await page.waitForFunction((n) => document.querySelectorAll('.bubble').length === n, loaded);
+    }
+    await page.locator('.start', { hasText: 'beginning of the conversation' }).waitFor();
+    const first = await page.locator('.bubble p').first().textContent();
+    assert.equal(first, 'line 1');
+    await page.context().close();
+  });
+
   test('readable at phone width: the list, then the conversation with a way back', async () => {
     const page = await signedIn('acme');
     await page.setViewportSize({ width: 375, height: 700 });

@@ -135,7 +135,13 @@ test('LISTEN killed, PostgreSQL restarted, SIGTERM, kill -9, a 2,000-row burst: 
       () => clients.every(({ org, client }) => new Set(texts(client)).size >= committed[org]!.length),
       30_000,
       'every socket to hold every committed message of its organization',
-    );
+    ).catch((err: Error) => {
+      const short = clients.filter(({ org, client }) => new Set(texts(client)).size < committed[org]!.length);
+      const { org, client } = short[0]!;
+      const have = new Set(texts(client));
+      const missing = committed[org]!.filter((m) => !have.has(m));
+      throw new Error(`${err.message}: ${short.length} sockets short; one of ${org} (${client.connections} connections, last id ${client.frames.at(-1)?.id}) misses ${missing.length}, first ${missing.slice(0, 3).join(', ')}`);
+    });
     await new Promise((r) => setTimeout(r, 500)); // a duplicate, if any, would arrive now
     for (const { org, client } of clients) {
       const got = texts(client);
