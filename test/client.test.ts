@@ -111,6 +111,8 @@ describe('connect(): nothing lost, nothing twice', () => {
     try {
       await opened(s, 1, 'the first connection');
       const expected = await write(10, 'restart');
+      // Mid-stream: it has an id to resume after (before any event it could only resync).
+      await waitFor(() => expected.every((t) => s.texts().includes(t)), 10_000, 'the first messages');
       for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
         const writing = write(30, `during ${signal}`); // a writer that does not stop for the restart
         server.child.kill(signal);
