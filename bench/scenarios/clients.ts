@@ -76,6 +76,7 @@ export async function clients(ctx: Context): Promise<Result> {
     onEvent: (e) => events.push(e),
   });
   const texts = () => events.flatMap((e) => (e.type === 'new_message' ? [e.message.message] : []));
+  while (client.status !== 'open') await sleep(10);
   await sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk!.id}, 'before')`;
   while (!texts().includes('before')) await sleep(10);
   server.proc.child.kill('SIGKILL');
