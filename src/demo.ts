@@ -40,6 +40,8 @@ export async function demoInstructions(databaseUrl: string, jwtSecret: string, r
     '',
     `    websocket: ${websocket.replace('<organization>', organization)}?token=${token}`,
     '',
+    `  The agent console: ${rest}/ (the token is filled in). The API: ${rest}/docs`,
+    '',
     '  The demo organization has the echo channel: on the socket, a message sent goes',
     '  sent, delivered and read, and the client answers "echo: <text>".',
     '',
