@@ -141,6 +141,26 @@ describe('the console', () => {
     await page.context().close();
   });
 
+  test('"Assigned to me" shows the desks assigned to the agent, following a reassignment live; the keyboard opens a desk', async () => {
+    const page = await signedIn('acme', 'carol');
+    await page.click('button:has-text("Assigned to me")');
+    await page.locator('.empty', { hasText: 'No desk is assigned to you' }).waitFor();
+    await db.sql`UPDATE help_desks SET assignee = 'carol' WHERE id = ${ana.deskId}`; // any writer assigns
+    await desk(page, ana).waitFor();
+    assert.deepEqual(await page.locator('.desk .name').allTextContents(), ['Ana']);
+    await desk(page, ana).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.conversation header', { hasText: 'assigned to carol' }).waitFor();
+    await page.keyboard.press('Tab'); // on to the history, then the composer
+    await page.focus('textarea[name=message]');
+    await page.keyboard.type('typed, not clicked');
+    await page.keyboard.press('Enter');
+    await page.locator('.bubble.sent', { hasText: 'typed, not clicked' }).waitFor();
+    await db.sql`UPDATE help_desks SET assignee = NULL WHERE id = ${ana.deskId}`;
+    await desk(page, ana).waitFor({ state: 'detached' });
+    await page.context().close();
+  });
+
   test('readable at phone width: the list, then the conversation with a way back', async () => {
     const page = await signedIn('acme');
     await page.setViewportSize({ width: 375, height: 700 });
