@@ -66,6 +66,12 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   // resuming from the id it saw on the process before this one is then behind or
   // level with what this one has published, never ahead of it.
   await events.ready;
+  // Bundled before sockets are let in: a client back after a restart reloads over REST at once.
+  const demo = opts.demoOrganization;
+  const agentConsole = await consoleFiles({
+    wsPort: () => gateway!.port,
+    demoToken: demo ? () => mintToken(config.jwtSecret, { org: demo, sub: 'demo', ttlSeconds: 24 * 3600 }) : undefined,
+  });
   gateway = await startGateway({
     host: config.host,
     port: config.wsPort,
@@ -81,11 +87,6 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const worker = config.worker ? await startChannelWorker(databaseUrl, sql, workerOptions(config, log)) : undefined;
-  const demo = opts.demoOrganization;
-  const agentConsole = await consoleFiles({
-    wsPort: gateway.port,
-    demoToken: demo ? () => mintToken(config.jwtSecret, { org: demo, sub: 'demo', ttlSeconds: 24 * 3600 }) : undefined,
-  });
   const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered, console: agentConsole }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);

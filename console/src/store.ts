@@ -62,15 +62,34 @@ export async function start(session: Session): Promise<void> {
 }
 
 export function stop(): void {
+  clearTimeout(retry);
   live?.close();
   live = undefined;
+  api = undefined;
   desks.value = new Map();
   histories.value = new Map();
   selected.value = null;
 }
 
+let retry: ReturnType<typeof setTimeout> | undefined;
+
+/** Desks (and the open desk's history) afresh; tried again every 2 s while deskwire cannot answer. */
 async function reload(): Promise<void> {
-  const { data, error } = await api!.GET('/api/help-desks/');
+  clearTimeout(retry);
+  const client = api;
+  let answer;
+  try {
+    answer = await client!.GET('/api/help-desks/');
+  } catch {
+    answer = undefined; // no answer at all: a restart, a network drop
+  }
+  if (client !== api) return; // signed out meanwhile
+  if (!answer || answer.response.status >= 500) {
+    loadError.value = 'deskwire is not answering; trying again';
+    retry = setTimeout(() => void reload(), 2000);
+    return;
+  }
+  const { data, error } = answer;
   if (error) {
     loadError.value = error.error.message;
     return;

@@ -2,7 +2,8 @@ import type { Middleware } from 'koa';
 import { buildConsole } from '../../console/build.ts';
 
 export interface ConsoleOptions {
-  wsPort: number;
+  /** The WebSocket port, once the gateway listens (the bundle is made before). */
+  wsPort: () => number;
   /** Embedded demo mode: a token of the demo organization, filled in on the sign-in page. */
   demoToken?: () => Promise<string>;
 }
@@ -16,7 +17,7 @@ export async function consoleFiles(opts: ConsoleOptions): Promise<Middleware> {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === '/') {
-      const config = { wsPort: opts.wsPort, demoToken: opts.demoToken ? await opts.demoToken() : undefined };
+      const config = { wsPort: opts.wsPort(), demoToken: opts.demoToken ? await opts.demoToken() : undefined };
       ctx.type = 'text/html; charset=utf-8';
       ctx.set('Cache-Control', 'no-cache');
       ctx.body = bundle.page.replace('%CONFIG%', JSON.stringify(config).replace(/</g, '\\u003c'));
