@@ -80,21 +80,24 @@ test('LISTEN killed, PostgreSQL restarted, SIGTERM, kill -9, a 2,000-row burst: 
   }
   const writer = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 2 });
   const committed: Record<string, string[]> = { acme: [], globex: [] };
-  let writing = true;
-  const steady = (async () => {
-    for (let i = 0; writing; i++) {
-      const org = i % 2 ? 'globex' : 'acme';
-      const text = `${org} steady ${i}`;
-      await writer`INSERT INTO messages (help_desk_id, message) VALUES (${desks[org]!.deskId}, ${text})`.then(
-        () => committed[org]!.push(text),
-        () => {}, // down: the outcome of this one is unknown, so it is not counted
-      );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  let writing = false;
+  let steady: Promise<void> = Promise.resolve();
   const pause = () => new Promise((r) => setTimeout(r, 3000));
   try {
     await waitFor(() => clients.every((c) => c.client.connections > 0), 10_000, 'every socket connected');
+    // Only now: a socket not yet open has no id to resume after, and would miss the first messages.
+    writing = true;
+    steady = (async () => {
+      for (let i = 0; writing; i++) {
+        const org = i % 2 ? 'globex' : 'acme';
+        const text = `${org} steady ${i}`;
+        await writer`INSERT INTO messages (help_desk_id, message) VALUES (${desks[org]!.deskId}, ${text})`.then(
+          () => committed[org]!.push(text),
+          () => {}, // down: the outcome of this one is unknown, so it is not counted
+        );
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     await pause();
 
     const faults: [string, () => Promise<void>][] = [
