@@ -11,6 +11,8 @@ export interface Config {
   host: string;
   port: number;
   wsPort: number;
+  /** GET /metrics (Prometheus) listens here; 0 picks a free port. */
+  metricsPort: number;
   /** Seconds of silence before a socket is pinged; one that stays silent is closed. */
   wsIdleTimeout: number;
   dataDir: string;
@@ -63,6 +65,7 @@ const Env = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port.default(8000),
   WS_PORT: port.default(8001),
+  METRICS_PORT: port.default(9464),
   // uWS checks timeouts every 4 s and needs at least 8.
   WS_IDLE_TIMEOUT: z.coerce.number().int().min(8).max(960).default(60),
   DATA_DIR: z.string().default(resolve(projectRoot, '.data')),
@@ -129,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     host: e.HOST,
     port: e.PORT,
     wsPort: e.WS_PORT,
+    metricsPort: e.METRICS_PORT,
     wsIdleTimeout: e.WS_IDLE_TIMEOUT,
     dataDir,
     mediaDir: resolve(e.MEDIA_DIR ?? resolve(dataDir, 'media')),

@@ -3,6 +3,7 @@ import { type Database, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { demoInstructions } from './demo.ts';
 import { createLogger } from './log.ts';
+import { serveMetrics } from './metrics/server.ts';
 import { type Deskwire, startDeskwire } from './server.ts';
 
 let config;
@@ -17,6 +18,7 @@ const log = createLogger(config.logLevel);
 
 let database: Database | undefined;
 let deskwire: Deskwire | undefined;
+let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
 
 // Installed before anything starts, so a signal at any moment stops what exists.
 let stopping = false;
@@ -26,6 +28,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await deskwire?.close();
+    await metricsServer?.close();
     await database?.stop();
     process.exit(0);
   });
@@ -35,6 +38,7 @@ try {
   database = await openDatabase(config, log);
   await migrate(database.url, log);
   deskwire = await startDeskwire(config, database.url, log, { demoOrganization: database.embedded ? 'demo' : undefined });
+  metricsServer = await serveMetrics(config.host, config.metricsPort);
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECT_TIMEOUT'].includes(e.code ?? '');
@@ -47,7 +51,7 @@ const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : c
 const rest = `http://${host}:${deskwire.restPort}`;
 const websocket = `ws://${host}:${deskwire.wsPort}/ws/chat/<organization>/`;
 log.info(
-  { rest, websocket, database: database.embedded ? 'embedded' : 'DATABASE_URL' },
+  { rest, websocket, metrics: `http://${host}:${metricsServer!.port}/metrics`, database: database.embedded ? 'embedded' : 'DATABASE_URL' },
   `deskwire is up: REST on ${rest}, WebSocket on ${websocket}`,
 );
 if (database.embedded) console.error(await demoInstructions(database.url, config.jwtSecret, rest, websocket));

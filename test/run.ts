@@ -13,6 +13,8 @@ import { migrate } from '../src/db/migrate.ts';
 import { createLogger } from '../src/log.ts';
 
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+// Servers that test files start in processes of their own run side by side: /metrics on a free port each.
+process.env.METRICS_PORT ??= '0';
 // `--script FILE` runs FILE against the prepared template instead of the tests.
 const args = process.argv.slice(2);
 const script = args[0] === '--script' ? args[1] : undefined;

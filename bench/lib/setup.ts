@@ -97,6 +97,7 @@ export async function startDeskwire(url: string, dataDir: string, env: Record<st
     DATABASE_URL: url,
     JWT_SECRET: secret,
     PORT: '0',
+    METRICS_PORT: '0',
     WS_PORT: '0',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics/registry.ts';
 import postgres from 'postgres';
 import type { Logger } from '../log.ts';
 
@@ -56,6 +57,7 @@ export function holdListenConnection(url: string, opts: ListenOptions): ListenCo
           if (conn !== current || closed) return;
           current = undefined;
           opts.log.warn('LISTEN connection lost; reconnecting');
+          metrics.listenReconnects.inc();
           void conn.end({ timeout: 0 }).catch(() => {});
           open().catch((err) => opts.log.error({ err }, "LISTEN supervisor failed"));
         },

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics/registry.ts';
 import { type DeskEvent, resyncFrame } from '../events/event.ts';
 import type { Logger } from '../log.ts';
 import type { ReplayFor } from '../topics/topics.ts';
@@ -78,6 +79,7 @@ export function createResuming(opts: ResumingOptions): Resuming {
         if (c.closed || !opts.takes(c.ws, e)) continue;
         if (c.waiting.push(e) > maxWaitingFrames) {
           c.closed = true;
+          metrics.slowConsumerCloses.inc();
           c.ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
         }
       }

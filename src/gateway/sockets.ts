@@ -1,3 +1,4 @@
+import { countSocketsWith } from '../metrics/registry.ts';
 import { bearer, type Authenticate } from '../auth/credentials.ts';
 import { HttpError } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
@@ -64,6 +65,7 @@ const listenBacklog = 65535;
  */
 export function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<AgentSocket>();
+  countSocketsWith(() => sockets.size);
   const admission = createAdmission(opts);
   const routing = createRouting(opts.loadAssigned, opts.log);
   const resuming = createResuming({ replay: opts.replay, takes: routing.takes, live: routing.live, log: opts.log });

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics/registry.ts';
 import { type AgentSocket, closeCodes } from './agent.ts';
 
 /**
@@ -26,6 +27,7 @@ export function startSweeps(sockets: Set<AgentSocket>): () => void {
       const agent = ws.getUserData();
       const buffered = ws.getBufferedAmount();
       if (buffered > behindBytes && agent.buffered > behindBytes && buffered >= agent.buffered) {
+        metrics.slowConsumerCloses.inc();
         ws.end(closeCodes.tooFarBehind, 'too far behind; resume with since');
       }
       agent.buffered = buffered;

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import type { Numbered } from '../rooms/numbered.ts';
 import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
+import { httpMetrics } from '../metrics/server.ts';
 import { mediaFiles } from './media.ts';
 import { docsAssets, documentRoutes } from './openapi/serve.ts';
 import { assignRoutes } from './routes/assign.ts';
@@ -40,6 +41,7 @@ export interface RestOptions {
 export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOptions, log: Logger): Koa<AuthState> {
   const app = new Koa<AuthState>();
   app.silent = true; // errors() logs what matters
+  app.use(httpMetrics); // outermost: it sees the status errors() sets
   app.use(errors(log));
   app.use((ctx, next) => {
     if (ctx.get('upgrade').toLowerCase() !== 'websocket') return next();

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics/registry.ts';
 import { uwsTopic } from '../domain.ts';
 import type { DeskEvent } from '../events/event.ts';
 import type { Logger } from '../log.ts';
@@ -83,18 +84,23 @@ export function createRouting(loadAssigned: LoadAssigned, log: Logger): Routing 
     },
     publish(app, e) {
       const o = e.organization;
+      // Counted per publish (its subscribers), never per socket.
+      const send = (topic: string) => {
+        app.publish(topic, e.frame, false, false);
+        metrics.framesSent.inc(app.numSubscribers(topic));
+      };
       if (e.type === 'resync_required') {
-        app.publish(uwsTopic.everyone(o), e.frame, false, false);
+        send(uwsTopic.everyone(o));
         return;
       }
       if (e.room !== undefined) {
-        app.publish(uwsTopic.room(o, e.room), e.frame, false, false);
+        send(uwsTopic.room(o, e.room));
         return;
       }
-      app.publish(uwsTopic.organization(o), e.frame, false, false);
+      send(uwsTopic.organization(o));
       if (e.desk === undefined) return;
       const topic = uwsTopic.desk(o, e.desk);
-      app.publish(topic, e.frame, false, false);
+      send(topic);
       if (e.type !== 'update_helpdesk' || !inboxes.following(o)) return;
       const moves = inboxes.assigned(o, e.desk, assigneeOf(e));
       if (!moves) return;

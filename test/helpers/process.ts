@@ -7,6 +7,8 @@ export interface ServerProcess {
   child: ChildProcess;
   rest: string;
   ws: string;
+  /** http://host:port/metrics */
+  metrics: string;
   output(): string;
   /** The process's resident memory, in MiB (from /proc). */
   rssMiB(): number;
@@ -28,10 +30,11 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   for (;;) {
     const line = out.split('\n').find((l) => l.includes('deskwire is up'));
     if (line) {
-      const up = JSON.parse(line) as { rest: string; websocket: string };
+      const up = JSON.parse(line) as { rest: string; websocket: string; metrics: string };
       return {
         child,
         rest: up.rest,
+        metrics: up.metrics,
         ws: up.websocket.replace(/\/ws\/chat\/<organization>\/$/, ''),
         output: () => out,
         rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,

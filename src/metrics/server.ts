@@ -1,0 +1,33 @@
+import { createServer, type Server } from 'node:http';
+import type { Middleware } from 'koa';
+import { metrics, registry } from './registry.ts';
+
+/** GET /metrics (Prometheus text) on a port of its own, away from the API's traffic. */
+export async function serveMetrics(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"GET /metrics"}}');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.listen(port, host, resolve).once('error', reject));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Times each REST request under its route's template (never the raw path: ids would make a series each). */
+export const httpMetrics: Middleware = async (ctx, next) => {
+  const started = process.hrtime.bigint();
+  try {
+    await next();
+  } finally {
+    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? (ctx.path === '/' || ctx.path.startsWith('/assets/') || ctx.path.startsWith('/docs/ui/') ? 'static' : 'unmatched');
+    metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+};
