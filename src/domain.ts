@@ -19,6 +19,9 @@ export const uwsTopic = {
   room: (organization: string, room: string) => `room/${organization}/${room}`,
 };
 
+/** A uuid as PostgreSQL writes one (lowercase): desk topics, delivery job payloads. */
+export const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** A room's name (`room:<name>`, POST /api/rooms/<name>/events/); room_events holds the same CHECK. */
 export const roomName = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const roomNameRule = 'must be 1-128 characters of A-Z a-z 0-9 _ . : -';

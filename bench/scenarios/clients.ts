@@ -3,7 +3,6 @@
 // 1,000 events written while deskwire was down (a kill -9, then a start).
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -11,6 +10,7 @@ import postgres from 'postgres';
 import WebSocket from 'ws';
 import { connect, type DeskwireEvent, type WebSocketConstructor } from '../../client/src/index.ts';
 import { buildConsole } from '../../console/build.ts';
+import { freePort } from '../../test/helpers/wait.ts';
 import { startDeskwire } from '../lib/setup.ts';
 import { sleep } from '../lib/processes.ts';
 import { median, round } from '../lib/stats.ts';
@@ -97,13 +97,4 @@ export async function clients(ctx: Context): Promise<Result> {
   await server.proc.stop();
   await sql.end();
   return { rows, details };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -129,14 +129,19 @@ export function connect(opts: ConnectOptions): Connection {
     socket.onclose = (e) => drop(socket, { code: e.code, reason: e.reason });
   };
 
-  /** Lets go of a socket (closed, or taken for dead) and reconnects unless told to stop. */
-  const drop = (socket: WebSocketLike, detail: { code?: number; reason?: string }) => {
-    if (socket !== ws) return;
+  /** Stops listening to the current socket and closes it if it is not closed yet. */
+  const release = (socket: WebSocketLike, code?: number, reason?: string) => {
     ws = undefined;
     clearInterval(heartbeat);
     socket.onopen = socket.onmessage = socket.onclose = null;
     socket.onerror = () => {};
-    if (socket.readyState <= 1) socket.close();
+    if (socket.readyState <= 1) socket.close(code, reason);
+  };
+
+  /** Lets go of a socket (closed, or taken for dead) and reconnects unless told to stop. */
+  const drop = (socket: WebSocketLike, detail: { code?: number; reason?: string }) => {
+    if (socket !== ws) return;
+    release(socket);
     if (stopped) return;
     const why = detail.code !== undefined ? fatal.get(detail.code) : undefined;
     if (why) {
@@ -177,13 +182,7 @@ export function connect(opts: ConnectOptions): Connection {
     close() {
       stopped = true;
       clearTimeout(retry);
-      if (ws) {
-        const socket = ws;
-        ws = undefined;
-        clearInterval(heartbeat);
-        socket.onopen = socket.onmessage = socket.onclose = null;
-        socket.close(1000, 'bye');
-      }
+      if (ws) release(ws, 1000, 'bye');
       setStatus('closed');
     },
   };

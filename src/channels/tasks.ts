@@ -1,7 +1,7 @@
 import type { JobHelpers, Task } from 'graphile-worker';
 import type { Sql } from 'postgres';
 import { uuidArray } from '../db/arrays.ts';
-import { jobs } from '../domain.ts';
+import { jobs, uuidText } from '../domain.ts';
 import type { Logger } from '../log.ts';
 import { postSigned, type PostLimits } from './post.ts';
 
@@ -22,8 +22,6 @@ interface Delivery {
   body: string;
 }
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The worker's task, deliver: a batch of outgoing messages, each to its channel (a
  * webhook, or the echo channel), all at once. graphile-worker retries a batch with
@@ -39,7 +37,7 @@ export function channelTasks(sql: Sql, opts: TaskOptions): Record<string, Task> 
   const deliver: Task = async (payload, helpers) => {
     const batch = Array.isArray(payload);
     const ids = (batch ? payload : [payload]).map((p) => (p as { message?: unknown } | null)?.message);
-    const valid = [...new Set(ids.filter((id): id is string => typeof id === 'string' && uuid.test(id)))];
+    const valid = [...new Set(ids.filter((id): id is string => typeof id === 'string' && uuidText.test(id.toLowerCase())))];
     const job = helpers.job.id;
     const claimed = await sql<Delivery[]>`SELECT * FROM deskwire.claim_deliveries(${job}::bigint, ${uuidArray(sql, valid)})`;
     const mine = new Map(claimed.map((d) => [d.message, d]));

@@ -1,4 +1,4 @@
-import { roomName } from '../domain.ts';
+import { roomName, uuidText } from '../domain.ts';
 import { HttpError } from '../errors.ts';
 import type { DeskEvent } from '../events/event.ts';
 
@@ -19,7 +19,6 @@ export interface ReplayFor {
 
 export type Topic = { kind: 'org' } | { kind: 'inbox' } | { kind: 'desk'; desk: string } | { kind: 'room'; room: string };
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const topicRule = 'topics are org, inbox, desk:<uuid> or room:<name> (name: 1-128 of A-Z a-z 0-9 _ . : -)';
 
@@ -31,7 +30,7 @@ export function parseTopic(text: unknown): Topic | undefined {
   if (text === 'inbox') return { kind: 'inbox' };
   if (text.startsWith('desk:')) {
     const desk = text.slice(5).toLowerCase();
-    return uuid.test(desk) ? { kind: 'desk', desk } : undefined;
+    return uuidText.test(desk) ? { kind: 'desk', desk } : undefined;
   }
   if (text.startsWith('room:')) {
     const room = text.slice(5);
