@@ -222,6 +222,19 @@ describe('connect(): nothing lost, nothing twice', () => {
     }
   });
 
+  test('room events reach onEvent, one named "pong" too (a room frame is told by its room)', { timeout: 30_000 }, async () => {
+    const s = open({ topics: ['room:r1'] });
+    try {
+      await opened(s, 1, 'the first connection');
+      await db.sql`SELECT deskwire.publish('acme', 'r1', 'pong', '{"n": 1}')`;
+      await db.sql`SELECT deskwire.publish('acme', 'r1', 'payment.updated', '{"n": 2}')`;
+      await waitFor(() => s.events.length === 2, 10_000, 'both room events');
+      assert.deepEqual(s.events.map((e) => (e.type === 'room' ? [e.room, e.event, e.data] : e.type)), [['r1', 'pong', { n: 1 }], ['r1', 'payment.updated', { n: 2 }]]);
+    } finally {
+      s.connection.close();
+    }
+  });
+
   test('a revoked API key (4003) stops the client for good', { timeout: 30_000 }, async () => {
     const { id, key } = await createKey(db.sql, 'acme', 'client test');
     const s = open({ token: key });

@@ -22,6 +22,10 @@ export type Frame =
 /** Parses a server frame; frames of types it does not know are `unknown` (to ignore), as the protocol asks. */
 export function parseFrame(text: string): Frame {
   const f = JSON.parse(text) as { type?: string; data?: string; id?: string; room?: string; topics?: string[]; code?: ErrorCode; message?: string };
+  // A room frame first: its type is the publisher's, and may be any name deskwire does not reserve ("pong" too).
+  if (typeof f.room === 'string' && typeof f.id === 'string' && typeof f.type === 'string') {
+    return { kind: 'event', event: { type: 'room', id: f.id, room: f.room, event: f.type, data: JSON.parse(f.data ?? 'null') } };
+  }
   switch (f.type) {
     case 'new_message':
     case 'update_message':
@@ -37,9 +41,6 @@ export function parseFrame(text: string): Frame {
     case 'pong':
       return { kind: 'pong' };
     default:
-      if (typeof f.room === 'string' && typeof f.id === 'string' && typeof f.type === 'string') {
-        return { kind: 'event', event: { type: 'room', id: f.id, room: f.room, event: f.type, data: JSON.parse(f.data ?? 'null') } };
-      }
       return { kind: 'unknown' };
   }
 }
