@@ -63,6 +63,7 @@ export async function start(session: Session): Promise<void> {
 
 export function stop(): void {
   clearTimeout(retry);
+  meanwhile = undefined;
   live?.close();
   live = undefined;
   api = undefined;
@@ -72,11 +73,16 @@ export function stop(): void {
 }
 
 let retry: ReturnType<typeof setTimeout> | undefined;
+/** While a reload reads its snapshot: the events received meanwhile. */
+let meanwhile: DeskwireEvent[] | undefined;
 
 /** Desks (and the open desk's history) afresh; tried again every 2 s while deskwire cannot answer. */
 async function reload(): Promise<void> {
   clearTimeout(retry);
   const client = api;
+  // Events that arrive while the snapshot is read may be newer than it: kept, and applied over it.
+  const during: DeskwireEvent[] = [];
+  meanwhile = during;
   let answer;
   try {
     answer = await client!.GET('/api/help-desks/');
@@ -91,6 +97,7 @@ async function reload(): Promise<void> {
   }
   const { data, error } = answer;
   if (error) {
+    meanwhile = undefined;
     loadError.value = error.error.message;
     return;
   }
@@ -99,6 +106,9 @@ async function reload(): Promise<void> {
   const open = selected.value;
   histories.value = new Map();
   if (open) await loadOlder(open);
+  if (meanwhile !== during) return; // a later reload took over
+  meanwhile = undefined;
+  for (const e of during) apply(e);
 }
 
 /** The next page back of a desk's history (the first page when none is loaded). */
@@ -134,6 +144,7 @@ export function upsert(m: Message): void {
 }
 
 function apply(e: DeskwireEvent): void {
+  meanwhile?.push(e);
   if (e.type === 'new_message' || e.type === 'update_message') upsert(e.message);
   else if (e.type === 'update_helpdesk') desks.value = new Map(desks.value).set(e.helpDesk.uuid, e.helpDesk);
 }
