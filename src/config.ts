@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,13 @@ export interface Config {
   deliveryTimeoutMs: number;
   /** Inbound webhook requests per second per organization. */
   inboundRateLimit: number;
+  /** After SIGTERM, how long /readyz answers 503 while sockets and requests are still served. */
+  drainGraceMs: number;
+  /** Gateway processes on this machine, sharing PORT and WS_PORT. */
+  workers: number;
+  /** How events reach the gateways: each one's LISTEN, or NATS JetStream. */
+  fanout: 'listen' | 'nats';
+  natsUrl: string;
 }
 
 export class ConfigError extends Error {}
@@ -101,6 +109,24 @@ const Env = z.object({
     .string()
     .default('24h')
     .transform((v, ctx) => parseDuration(v) ?? (ctx.addIssue({ code: 'custom', message: 'must be a duration like 30m, 24h or 7d' }), z.NEVER)),
+  DRAIN_GRACE: z
+    .string()
+    .default('5s')
+    .transform((v, ctx) => {
+      const s = /^0s?$/.test(v.trim()) ? 0 : parseDuration(v);
+      if (s === undefined || s > 300) return ctx.addIssue({ code: 'custom', message: 'must be a duration from 0s to 300s, like 5s' }), z.NEVER;
+      return s * 1000;
+    }),
+  WORKERS: z
+    .string()
+    .default('1')
+    .transform((v, ctx) => {
+      const n = v === 'auto' ? availableParallelism() : Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) return ctx.addIssue({ code: 'custom', message: 'must be auto or a whole number from 1 to 64' }), z.NEVER;
+      return n;
+    }),
+  FANOUT: z.enum(['listen', 'nats']).default('listen'),
+  NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\//, 'must be a nats:// URL').default('nats://127.0.0.1:4222'),
   ALLOWED_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
@@ -124,6 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
   }
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
+  if (e.WORKERS > 1 && (e.PORT === 0 || e.WS_PORT === 0)) {
+    throw new ConfigError('invalid configuration: WORKERS: several workers share PORT and WS_PORT, which must not be 0');
+  }
   if (purpose === 'serve' && e.DATABASE_URL && !e.JWT_SECRET) {
     throw new ConfigError('invalid configuration: JWT_SECRET: is required with DATABASE_URL (try: openssl rand -base64 48)');
   }
@@ -153,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, purpose: 'serve
     deliveryMaxAttempts: e.DELIVERY_MAX_ATTEMPTS,
     deliveryTimeoutMs: e.DELIVERY_TIMEOUT,
     inboundRateLimit: e.INBOUND_RATE_LIMIT,
+    drainGraceMs: e.DRAIN_GRACE,
+    workers: e.WORKERS,
+    fanout: e.FANOUT,
+    natsUrl: e.NATS_URL,
   };
 }
 

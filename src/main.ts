@@ -21,11 +21,23 @@ let deskwire: Deskwire | undefined;
 let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
 
 // Installed before anything starts, so a signal at any moment stops what exists.
+// SIGTERM (a deploy) first turns /readyz 503 for DRAIN_GRACE while everything else
+// goes on, so a load balancer stops sending new clients here before sockets close;
+// a second signal, or SIGINT (Ctrl-C), skips the wait.
 let stopping = false;
+let hurry: (() => void) | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
-    if (stopping) return;
+    if (stopping) return hurry?.();
     stopping = true;
+    deskwire?.drain();
+    if (signal === 'SIGTERM' && deskwire && config.drainGraceMs > 0) {
+      log.info({ signal, graceMs: config.drainGraceMs }, 'draining: /readyz answers 503');
+      await new Promise<void>((resolve) => {
+        hurry = resolve;
+        setTimeout(resolve, config.drainGraceMs);
+      });
+    }
     log.info({ signal }, 'shutting down');
     await deskwire?.close();
     await metricsServer?.close();
@@ -35,14 +47,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
+  metricsServer = await serveMetrics(config.host, config.metricsPort, () => (stopping ? 'draining' : (deskwire?.readiness.state() ?? 'starting')));
   database = await openDatabase(config, log);
   await migrate(database.url, log);
   deskwire = await startDeskwire(config, database.url, log, { demoOrganization: database.embedded ? 'demo' : undefined });
-  metricsServer = await serveMetrics(config.host, config.metricsPort);
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECT_TIMEOUT'].includes(e.code ?? '');
   log.fatal({ err }, unreachable ? `cannot reach the database: ${e.message}` : `could not start: ${e.message}`);
+  await metricsServer?.close();
   await database?.stop();
   process.exit(1);
 }

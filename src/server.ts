@@ -16,10 +16,15 @@ import { createRestApp } from './rest/app.ts';
 import { createNumbered } from './rooms/numbered.ts';
 import { topicLookups } from './topics/lookups.ts';
 import { prepareMediaDir } from './rest/media.ts';
+import { createReadiness, type Readiness } from './ops/readiness.ts';
 
 export interface Deskwire {
   restPort: number;
   wsPort: number;
+  /** What GET /readyz answers. */
+  readiness: Readiness;
+  /** /readyz turns 503; everything else goes on until close(). */
+  drain(): void;
   /** Stops accepting, closes sockets (1001), lets requests in flight finish. */
   close(): Promise<void>;
 }
@@ -47,6 +52,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
   const resumes = createResumes(sql, resumeWaitMs);
   const numbered = createNumbered();
+  const readiness = createReadiness();
   let gateway: Gateway | undefined;
   const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
@@ -87,16 +93,20 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   });
   const pruning = pruneEvents(sql, config.eventRetentionSeconds, log);
   const worker = config.worker ? await startChannelWorker(databaseUrl, sql, workerOptions(config, log)) : undefined;
-  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered, console: agentConsole }, log);
+  const rest = createRestApp(sql, authenticate, { ...config, wsPort: gateway.port, numbered, console: agentConsole, readiness }, log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = rest.listen(config.port, config.host, () => resolve(s)).once('error', reject);
   });
   const restPort = (server.address() as { port: number }).port;
+  readiness.started(() => events.live());
 
   return {
     restPort,
     wsPort: gateway.port,
+    readiness,
+    drain: () => readiness.drain(),
     async close() {
+      readiness.drain();
       pruning.stop();
       gateway!.close();
       await new Promise<void>((resolve) => {

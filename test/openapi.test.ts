@@ -32,7 +32,7 @@ const operation = (method: Method, path: string) => (apiPaths[path] as Record<st
 
 /** The router's routes, as the document writes paths: `:x` and `{*x}` are `{x}`, one trailing slash or none. */
 function routerRoutes(): Set<string> {
-  const app = createRestApp(server.db.sql, async () => { throw new Error('not called'); }, { mediaDir: '/nonexistent', maxBodyBytes: 1, maxUploadBytes: 1, uploadTypes: [], writeRateLimit: 1, wsPort: 1, maxEventBytes: 1, inboundRateLimit: 1, numbered: {} as RestOptions['numbered'] }, createLogger('silent'));
+  const app = createRestApp(server.db.sql, async () => { throw new Error('not called'); }, { mediaDir: '/nonexistent', maxBodyBytes: 1, maxUploadBytes: 1, uploadTypes: [], writeRateLimit: 1, wsPort: 1, maxEventBytes: 1, inboundRateLimit: 1, numbered: {} as RestOptions['numbered'], readiness: { state: () => 'ready' } }, createLogger('silent'));
   const dispatch = app.middleware.find((m) => (m as { router?: Router }).router) as { router: Router } | undefined;
   assert.ok(dispatch, 'the app has a router');
   const routes = new Set<string>();
@@ -105,6 +105,7 @@ describe('every answer is one the document allows', () => {
 
   test('GET /healthz, /openapi.json, /docs', async () => {
     await documented(await server.fetch('/healthz', { org: null }), 'get', '/healthz');
+    await documented(await server.fetch('/readyz', { org: null }), 'get', '/readyz');
     await documented(await server.fetch('/openapi.json', { org: null }), 'get', '/openapi.json');
     await documented(await server.fetch('/docs', { org: null }), 'get', '/docs');
   });

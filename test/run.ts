@@ -15,6 +15,8 @@ import { createLogger } from '../src/log.ts';
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
 // Servers that test files start in processes of their own run side by side: /metrics on a free port each.
 process.env.METRICS_PORT ??= '0';
+// Their SIGTERMs close sockets at once: the grace is for a load balancer, and tests have none.
+process.env.DRAIN_GRACE ??= '0s';
 // `--script FILE` runs FILE against the prepared template instead of the tests.
 const args = process.argv.slice(2);
 const script = args[0] === '--script' ? args[1] : undefined;

@@ -17,6 +17,8 @@ export interface EventStream {
   position(): number;
   /** Resolves once the first catch-up from the log is done: position() is then the log's end. */
   ready: Promise<void>;
+  /** Connected and caught up: what is committed now reaches onEvent within milliseconds. */
+  live(): boolean;
   /** Resolves true once position() reaches `position`, false after `ms` if it has not. */
   reached(position: number, ms: number): Promise<boolean>;
   close(): Promise<void>;
@@ -48,6 +50,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   // the log has run. A notification can arrive on a new connection before its
   // LISTEN call has even returned, so the first one after a drop catches up itself.
   let stale = true;
+  let live = false;
   const enqueue = (work: () => Promise<void> | void) => {
     pending++;
     queue = queue
@@ -107,6 +110,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     stale = false;
     try {
       await catchUp();
+      live = !stale;
       caughtUp();
     } catch (err) {
       // Not caught up: the next notification tries again, and so does a timer
@@ -120,13 +124,17 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   const connection = holdListenConnection(url, {
     channels: { ...opts.channels, [channelNames.events]: onPayload },
     onListening: () => enqueue(freshen),
-    onLost: () => (stale = true),
+    onLost: () => {
+      stale = true;
+      live = false;
+    },
     log: opts.log,
   });
 
   return {
     position: () => position,
     ready,
+    live: () => live,
     reached(target, ms) {
       if (target <= position) return Promise.resolve(true);
       return new Promise((resolve) => {

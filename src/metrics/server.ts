@@ -1,12 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { Middleware } from 'koa';
 import { metrics, registry } from './registry.ts';
+import { type ReadyState, readyAnswer } from '../ops/readiness.ts';
 
-/** GET /metrics (Prometheus text) on a port of its own, away from the API's traffic. */
-export async function serveMetrics(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * GET /metrics (Prometheus text) on a port of its own, away from the API's traffic,
+ * and GET /readyz: this port is up from the first moment, so it answers "starting"
+ * while the REST port is not open yet.
+ */
+export async function serveMetrics(host: string, port: number, ready: () => ReadyState): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"GET /metrics"}}');
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/readyz') {
+      const { status, body } = readyAnswer(ready());
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"GET /metrics or /readyz"}}');
       return;
     }
     registry.metrics().then(

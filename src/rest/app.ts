@@ -9,6 +9,7 @@ import { type AuthState, authenticated, writeRateLimit } from './auth.ts';
 import { errors } from './error-handler.ts';
 import { httpMetrics } from '../metrics/server.ts';
 import { mediaFiles } from './media.ts';
+import type { Readiness } from '../ops/readiness.ts';
 import { docsAssets, documentRoutes } from './openapi/serve.ts';
 import { assignRoutes } from './routes/assign.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -29,6 +30,8 @@ export interface RestOptions {
   inboundRateLimit: number;
   /** Room events' ids as the stream numbers them. */
   numbered: Numbered;
+  /** What GET /readyz answers. */
+  readiness: Readiness;
   /** The agent console's page and files (src/console), before the API's routes. */
   console?: Koa.Middleware;
 }
@@ -52,7 +55,7 @@ export function createRestApp(sql: Sql, authenticate: Authenticate, opts: RestOp
   app.use(docsAssets);
   if (opts.console) app.use(opts.console);
   const router = new Router<AuthState>();
-  healthRoutes(router, sql);
+  healthRoutes(router, sql, opts.readiness);
   documentRoutes(router);
   // Signed by the provider, not an agent's: registered before the credential check,
   // which its handler never passes on to.
