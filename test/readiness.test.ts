@@ -2,6 +2,7 @@
 // has read the log, and 503 from the first moment of a SIGTERM's drain, while its
 // sockets and requests are still served for DRAIN_GRACE; then 1001.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { mintToken } from '../src/auth/tokens.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -13,7 +14,7 @@ import { freePort, waitFor } from './helpers/wait.ts';
 const secret = 'readiness-test-secret-long-enough-0123456789ab';
 let db: TestDatabase;
 let desk: Desk;
-const children: { kill(signal: string): void }[] = [];
+const children: ChildProcess[] = [];
 
 before(async () => {
   db = await createTestDatabase();
