@@ -408,6 +408,8 @@ DECLARE
   busy boolean := false; -- the last window had messages: look again without asking first
   heavy boolean := false; -- and heavy_rows of them or more
   saved bigint := last_position; -- the position the sequencer table holds
+  looked timestamptz := clock_timestamp(); -- the last look that found nothing new: a window's commits came after it
+  seen timestamptz;
   upto pg_snapshot;
   messages_changed boolean;
   desks_changed boolean;
@@ -415,6 +417,7 @@ DECLARE
   positions bigint;
 BEGIN
   LOOP
+    seen := clock_timestamp();
     -- A snapshot moves only when a transaction that wrote something ends.
     IF busy OR pg_current_snapshot()::text <> prev::text THEN
       messages_changed := true;
@@ -442,10 +445,15 @@ BEGIN
       END IF;
       IF last_position > saved THEN
         UPDATE sequencer SET messages_seen = prev, others_seen = others, position = last_position;
+        -- For the gateways' commit-to-publish histogram: the window's commits fell
+        -- between these two moments (milliseconds since the epoch).
+        PERFORM pg_notify('deskwire_windows', saved || ' ' || last_position || ' '
+          || round(extract(epoch FROM looked) * 1000, 1) || ' ' || round(extract(epoch FROM seen) * 1000, 1));
         saved := last_position;
         last_change := clock_timestamp();
       END IF;
     END IF;
+    looked := seen;
     COMMIT;
     EXIT WHEN clock_timestamp() - started > make_interval(secs => max_ms / 1000.0);
     PERFORM pg_sleep(CASE
@@ -477,4 +485,19 @@ BEGIN
   UPDATE sequencer s SET position = greatest(s.position, (SELECT coalesce(max(e.position), 0) FROM events e)) + 1000000
   RETURNING s.messages_seen, s.others_seen, s.position INTO prev, others, last_position;
 END
+$$;
+
+-- How long the oldest change the sequencer has not numbered yet has waited, in
+-- seconds (0: none): deskwire_sequencer_lag_seconds. It grows while no sequencer
+-- works. Rows are found by written_by from the sequencer's last snapshots; their
+-- age is from the row's own write time (updated_at, created_at).
+CREATE OR REPLACE FUNCTION deskwire.sequencer_lag() RETURNS double precision
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(extract(epoch FROM clock_timestamp() - least(
+    (SELECT min(m.updated_at) FROM messages m
+      WHERE m.written_by >= pg_snapshot_xmin(s.messages_seen) AND NOT pg_visible_in_snapshot(m.written_by, s.messages_seen)),
+    (SELECT min(r.created_at) FROM room_events r
+      WHERE r.written_by >= pg_snapshot_xmin(s.others_seen) AND NOT pg_visible_in_snapshot(r.written_by, s.others_seen))
+  )), 0)::double precision
+  FROM sequencer s
 $$;

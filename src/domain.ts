@@ -35,8 +35,11 @@ export const reservedEventTypes = [
   'presence_join', 'presence_leave', 'typing', 'typing_stop',
 ] as const;
 
-/** NOTIFY channels: the sequencer's events (sql/040_sequence.sql) and revoked API keys (sql/050_revocations.sql). */
-export const channels = { events: 'deskwire_events', revoked: 'deskwire_revoked' } as const;
+/**
+ * NOTIFY channels: the sequencer's events and, after each window's events, when its
+ * commits happened (sql/040_sequence.sql); revoked API keys (sql/050_revocations.sql).
+ */
+export const channels = { events: 'deskwire_events', windows: 'deskwire_windows', revoked: 'deskwire_revoked' } as const;
 
 /** What limits count against and revocations close: one API key, or one token subject of an organization. */
 export const credentialId = {

@@ -16,6 +16,8 @@ import { createRestApp } from './rest/app.ts';
 import { createNumbered } from './rooms/numbered.ts';
 import { topicLookups } from './topics/lookups.ts';
 import { prepareMediaDir } from './rest/media.ts';
+import { measureSequencerLagWith } from './metrics/registry.ts';
+import { observeWindow } from './metrics/windows.ts';
 import { createReadiness, type Readiness } from './ops/readiness.ts';
 
 export interface Deskwire {
@@ -49,6 +51,12 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
     onnotice: () => {},
     connection: { application_name: 'deskwire' },
   });
+  measureSequencerLagWith(() =>
+    Promise.race([
+      sql<{ lag: number }[]>`SELECT deskwire.sequencer_lag() AS lag`.then(([r]) => r!.lag, () => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
+    ]),
+  );
   const authenticate = createAuthenticator(sql, config.jwtSecret, config.authFailuresPerMinute);
   const resumes = createResumes(sql, resumeWaitMs);
   const numbered = createNumbered();
@@ -61,6 +69,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
       gateway?.publish(e);
       numbered.published(e);
     },
+    onWindow: observeWindow,
     channels: {
       // A revoked API key loses its open sockets at once, not at their next reconnect.
       [channels.revoked]: (id) => gateway?.disconnect(credentialId.key(id), closeCodes.revoked, 'credential revoked'),

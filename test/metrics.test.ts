@@ -35,7 +35,7 @@ const value = (text: string, sample: string) => Number(new RegExp(`^${sample.rep
 
 test('GET /metrics: the names of CONTRACT §12 and the process metrics, on METRICS_PORT only', async () => {
   const text = await scrape();
-  for (const name of ['deskwire_sockets_open', 'deskwire_frames_sent_total', 'deskwire_listen_reconnects_total', 'deskwire_slow_consumer_closes_total', 'deskwire_http_request_duration_seconds', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+  for (const name of ['deskwire_sockets_open', 'deskwire_frames_sent_total', 'deskwire_commit_to_publish_seconds', 'deskwire_sequencer_lag_seconds', 'deskwire_sequencer_window_events', 'deskwire_listen_reconnects_total', 'deskwire_slow_consumer_closes_total', 'deskwire_http_request_duration_seconds', 'process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds']) {
     assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
   }
   assert.equal((await fetch(server.metrics.replace('/metrics', '/other'))).status, 404);
@@ -60,4 +60,37 @@ test('the numbers move: a socket open, frames sent, requests by route template',
   assert.ok(!after.includes(desk.deskId), 'no raw path, no id in a label');
   await socket.close();
   await waitFor(async () => value(await scrape(), 'deskwire_sockets_open') === 0, 5000, 'the socket closed');
+});
+
+test('commit to publish: each event of a window observed once, from its commit; window sizes', async () => {
+  const before = await scrape();
+  // One transaction of 5 messages: one window of 6 events (5 new_message, and the desk's update after the last).
+  await db.sql.begin(async (tx) => {
+    for (let i = 0; i < 5; i++) await tx`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, ${'window ' + i})`;
+  });
+  let after = '';
+  const count = (t: string) => value(t, 'deskwire_commit_to_publish_seconds_count');
+  await waitFor(async () => count((after = await scrape())) >= count(before) + 6, 5000, 'six events observed');
+  assert.equal(count(after) - count(before), 6, 'one observation per event');
+  const seconds = (value(after, 'deskwire_commit_to_publish_seconds_sum') - value(before, 'deskwire_commit_to_publish_seconds_sum')) / 6;
+  assert.ok(seconds > 0 && seconds < 1, `milliseconds from commit to publish, not the clock's epoch (${seconds} s)`);
+  assert.equal(value(after, 'deskwire_sequencer_window_events_count') - value(before, 'deskwire_sequencer_window_events_count'), 1, 'one window');
+  assert.equal(value(after, 'deskwire_sequencer_window_events_sum') - value(before, 'deskwire_sequencer_window_events_sum'), 6);
+  assert.equal(value(after, 'deskwire_sequencer_lag_seconds'), 0, 'nothing waits for the sequencer');
+});
+
+test('sequencer lag: the age of the oldest change no sequencer has numbered', async () => {
+  // Another database with no deskwire on it: nothing numbers what is written there.
+  const idle = await createTestDatabase();
+  try {
+    const other = await createDesk(idle.sql, 'acme');
+    const [{ lag: none }] = (await idle.sql`SELECT deskwire.sequencer_lag() AS lag`) as any;
+    assert.equal(none, 0);
+    await idle.sql`INSERT INTO messages (help_desk_id, message) VALUES (${other.deskId}, 'waiting')`;
+    await new Promise((r) => setTimeout(r, 300)); // the age to measure
+    const [{ lag }] = (await idle.sql`SELECT deskwire.sequencer_lag() AS lag`) as any;
+    assert.ok(lag >= 0.3 && lag < 5, `lag ${lag} s`);
+  } finally {
+    await idle.drop();
+  }
 });

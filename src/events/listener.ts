@@ -24,8 +24,18 @@ export interface EventStream {
   close(): Promise<void>;
 }
 
+/** A window of the sequencer: its commits fell between looked and seen (ms since the epoch). */
+export interface Window {
+  looked: number;
+  seen: number;
+  /** Events handed to onEvent since the window before (this one's, but for a catch-up's). */
+  events: number;
+}
+
 export interface StreamOptions {
   onEvent(e: DeskEvent): void;
+  /** After a window's events were handed over (for metrics). */
+  onWindow?(w: Window): void;
   /** Other channels on the same LISTEN connection. */
   channels?: Record<string, (payload: string) => void>;
   log: Logger;
@@ -51,6 +61,9 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   // LISTEN call has even returned, so the first one after a drop catches up itself.
   let stale = true;
   let live = false;
+  // Events handed over, and as many as the last window reported.
+  let handed = 0;
+  let reported = 0;
   const enqueue = (work: () => Promise<void> | void) => {
     pending++;
     queue = queue
@@ -64,6 +77,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     for (const e of eventsOf(c)) {
       if (e.position <= position) continue; // already handed over (live and catch-up overlap)
       position = e.position;
+      handed++;
       opts.onEvent(e);
     }
     if (waiters.size) for (const w of waiters) if (w.position <= position) w.done(true);
@@ -104,6 +118,18 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     });
   };
 
+  // A window's note comes after its events (one transaction): reported once they are handed over.
+  const report = (looked: number, seen: number) => {
+    opts.onWindow!({ looked, seen, events: handed - reported });
+    reported = handed;
+  };
+  const onWindow = (payload: string) => {
+    const [, , looked, seen] = payload.split(' ').map(Number);
+    if (!Number.isFinite(looked) || !Number.isFinite(seen)) return;
+    if (!stale && pending === 0) report(looked!, seen!);
+    else void enqueue(() => report(looked!, seen!));
+  };
+
   let caughtUp: () => void;
   const ready = new Promise<void>((resolve) => (caughtUp = resolve));
   const freshen = async () => {
@@ -122,7 +148,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   };
 
   const connection = holdListenConnection(url, {
-    channels: { ...opts.channels, [channelNames.events]: onPayload },
+    channels: { ...opts.channels, [channelNames.events]: onPayload, ...(opts.onWindow && { [channelNames.windows]: onWindow }) },
     onListening: () => enqueue(freshen),
     onLost: () => {
       stale = true;

@@ -12,6 +12,12 @@ export function countSocketsWith(count: () => number): void {
   openSockets = count;
 }
 
+let sequencerLag: () => Promise<number | undefined> = async () => undefined;
+/** Where deskwire_sequencer_lag_seconds reads from: the database, at each scrape. */
+export function measureSequencerLagWith(measure: () => Promise<number | undefined>): void {
+  sequencerLag = measure;
+}
+
 export const metrics = {
   socketsOpen: new Gauge({
     name: 'deskwire_sockets_open',
@@ -25,6 +31,27 @@ export const metrics = {
     name: 'deskwire_frames_sent_total',
     help: 'Event frames handed to sockets (a publish counts its subscribers).',
     registers: [registry],
+  }),
+  commitToPublish: new Histogram({
+    name: 'deskwire_commit_to_publish_seconds',
+    help: "From an event's commit to its publish to this process's sockets (src/metrics/windows.ts).",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  }),
+  windowEvents: new Histogram({
+    name: 'deskwire_sequencer_window_events',
+    help: 'Events per sequencer window, as this process received them.',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096],
+    registers: [registry],
+  }),
+  sequencerLag: new Gauge({
+    name: 'deskwire_sequencer_lag_seconds',
+    help: 'How long the oldest change not yet numbered by the sequencer has waited (0: none); grows while no sequencer works.',
+    registers: [registry],
+    async collect() {
+      const lag = await sequencerLag();
+      if (lag !== undefined) this.set(lag);
+    },
   }),
   listenReconnects: new Counter({
     name: 'deskwire_listen_reconnects_total',
