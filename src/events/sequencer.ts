@@ -1,6 +1,7 @@
 import type postgres from 'postgres';
 import type { Logger } from '../log.ts';
 import { sessionConnection } from './connection.ts';
+import { metrics } from '../metrics/registry.ts';
 
 export interface Sequencer {
   close(): Promise<void>;
@@ -96,6 +97,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         outage = false;
         if (lead!.leader) {
           leading = true;
+          metrics.sequencerLeader.set(1);
           place = lead;
           break;
         }
@@ -127,6 +129,7 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
     } finally {
       current = undefined;
       leading = false;
+      metrics.sequencerLeader.set(0);
       // Ended before the caller goes on (at shutdown, before the database stops):
       // postgres.js throws, where nothing can catch it, when a socket it has queued a
       // write to closes under it. Bounded: ending a connection that never opened can hang.

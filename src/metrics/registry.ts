@@ -53,6 +53,11 @@ export const metrics = {
       if (lag !== undefined) this.set(lag);
     },
   }),
+  sequencerLeader: new Gauge({
+    name: 'deskwire_sequencer_leader',
+    help: "1 while this process's sequencer is the one at work (one per database), 0 while it stands by.",
+    registers: [registry],
+  }),
   listenReconnects: new Counter({
     name: 'deskwire_listen_reconnects_total',
     help: 'Times the LISTEN connection was lost and made again.',
