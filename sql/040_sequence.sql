@@ -142,11 +142,13 @@ BEGIN
       -- first. A transaction that began after another committed has the higher id,
       -- so a write that follows another gets the later position even when both fall
       -- in one window (the one before it still running when the last window was taken).
+      -- Sorted, not left to the scans: a bitmap scan returns heap order, which a
+      -- row written later into space freed earlier breaks (seen under a steady writer).
       SELECT c.row, c.is_new, deskwire.message_json(c.row) AS data FROM (
-        SELECT m AS row, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by = ANY (stragglers)
+        SELECT m AS row, m.written_by AS w, m.created_by >= lo OR m.created_by = ANY (stragglers) AS is_new FROM messages m WHERE m.written_by = ANY (stragglers)
         UNION ALL
-        SELECT m, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by >= lo
-        LIMIT max_rows + 1) c
+        SELECT m, m.written_by, m.created_by >= lo OR m.created_by = ANY (stragglers) FROM messages m WHERE m.written_by >= lo
+        ORDER BY w LIMIT max_rows + 1) c
     ) x
     LEFT JOIN desk_prefixes p ON p.desk_id = (x.row).help_desk_id
     LEFT JOIN LATERAL (
