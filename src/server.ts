@@ -9,6 +9,7 @@ import { streamEvents } from './events/listener.ts';
 import { createResumes } from './events/replay.ts';
 import { pruneEvents } from './events/retention.ts';
 import { startSequencer } from './events/sequencer.ts';
+import { startNatsFanout } from './fanout/fanout.ts';
 import { startChannelWorker, workerOptions } from './channels/worker.ts';
 import { closeCodes, type Gateway, startGateway } from './gateway/sockets.ts';
 import type { Logger } from './log.ts';
@@ -62,8 +63,11 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   const numbered = createNumbered();
   const readiness = createReadiness();
   let gateway: Gateway | undefined;
-  const sequencer = startSequencer(databaseUrl, { log });
+  // FANOUT=nats: the leading process relays the log to NATS; every gateway reads NATS, not a LISTEN of its own.
+  const nats = config.fanout === 'nats' ? await startNatsFanout(config.natsUrl, databaseUrl, sql, log) : undefined;
+  const sequencer = startSequencer(databaseUrl, { log, onLead: nats?.onLead });
   const events = await streamEvents(databaseUrl, sql, {
+    transport: nats?.transport,
     onEvent: (e) => {
       resumes.published(e);
       gateway?.publish(e);
@@ -133,6 +137,7 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
       await worker?.stop();
       await sequencer.close();
       await events.close();
+      await nats?.close();
       await sql.end({ timeout: 5 });
     },
   };

@@ -52,8 +52,9 @@ async function assertAllOnce(clients: ResumingClient[], texts: string[], what: s
 
 const leads = async (s: ServerProcess) => /^deskwire_sequencer_leader 1$/m.test(await (await fetch(s.metrics)).text());
 
-for (const fanout of ['listen'] as ('listen' | 'nats')[]) {
-  describe(`FANOUT=${fanout}`, { skip: fanout === 'nats' && !(await natsAvailable()) && 'NATS is not running at NATS_URL' }, () => {
+const natsUp = await natsAvailable();
+for (const fanout of ['listen', 'nats'] as const) {
+  describe(`FANOUT=${fanout}`, { skip: fanout === 'nats' && !natsUp && 'NATS is not running at NATS_URL' }, () => {
     let db: TestDatabase;
     let desk: Desk;
     const servers: ServerProcess[] = [];

@@ -32,8 +32,25 @@ export interface Window {
   events: number;
 }
 
+/** How payloads reach a stream: each gateway's LISTEN (the default), or NATS (src/fanout). */
+export type Transport = (h: {
+  /** Channel (src/domain.ts channels) -> handler of each payload. */
+  channels: Record<string, (payload: string) => void>;
+  /** Runs after every (re)connect: the stream catches up from the log. */
+  onListening(): Promise<void>;
+  /** Disconnected, or a gap seen: what comes next is read from the log first. */
+  onLost(): void;
+  /** The last position handed over. */
+  position(): number;
+}) => { close(): Promise<void> };
+
 export interface StreamOptions {
   onEvent(e: DeskEvent): void;
+  /** Each change whose events were handed over, in order (the NATS relay publishes these). */
+  onChange?(c: LoggedChange): void;
+  /** Where to start; by default the log's end. */
+  from?: number;
+  transport?: Transport;
   /** After a window's events were handed over (for metrics). */
   onWindow?(w: Window): void;
   /** Other channels on the same LISTEN connection. */
@@ -50,7 +67,7 @@ const catchUpBatch = 500;
  * seam between the two gives no duplicate and no gap.
  */
 export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): Promise<EventStream> {
-  let position = await lastLogged(sql);
+  let position = opts.from ?? (await lastLogged(sql));
   const waiters = new Set<{ position: number; done(ok: boolean): void }>();
   // Payloads are handled one after another: a large event read from the log holds
   // back the ones after it, and a catch-up holds back the notifications behind it.
@@ -74,6 +91,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
   };
 
   const deliver = (c: LoggedChange) => {
+    if (opts.onChange && c.position > position) opts.onChange(c);
     for (const e of eventsOf(c)) {
       if (e.position <= position) continue; // already handed over (live and catch-up overlap)
       position = e.position;
@@ -147,14 +165,15 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     }
   };
 
-  const connection = holdListenConnection(url, {
+  const transport = opts.transport ?? ((h) => holdListenConnection(url, { ...h, log: opts.log }));
+  const connection = transport({
     channels: { ...opts.channels, [channelNames.events]: onPayload, ...(opts.onWindow && { [channelNames.windows]: onWindow }) },
     onListening: () => enqueue(freshen),
     onLost: () => {
       stale = true;
       live = false;
     },
-    log: opts.log,
+    position: () => position,
   });
 
   return {

@@ -44,6 +44,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     // The channel worker only where a test needs it (test/channels.test.ts): on two
     // cores, a worker per test file is load the other files' timings do not need.
     WORKER: 'off',
+    // test/delivery-nats.test.ts runs test/delivery.test.ts again with FANOUT=nats.
+    FANOUT: process.env.DESKWIRE_TEST_FANOUT ?? 'listen',
+    ...(process.env.NATS_URL && { NATS_URL: process.env.NATS_URL }),
     ...env,
   });
   const app = await startDeskwire(config, db.url, createLogger(config.logLevel));
