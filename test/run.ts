@@ -49,14 +49,25 @@ try {
   const files = only.length
     ? only
     : (await readdir(testDir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(testDir, f));
-  code = await new Promise<number>((resolve) => {
-    const argv = script ? [script] : ['--test', '--test-concurrency=4', '--test-timeout=180000', ...files];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
-      stdio: 'inherit',
-      env: { ...process.env, DESKWIRE_TEST_ADMIN_URL: adminUrl, DESKWIRE_TEST_TEMPLATE: template },
+  // Files that run several deskwire processes under a steady writer each: run on
+  // their own after the rest, so two cores are not shared by them and four others.
+  const alone = ['cluster.test.ts', 'nats.test.ts'];
+  const isAlone = (f: string) => alone.some((a) => f.endsWith(a));
+  const run = (argv: string[]) =>
+    new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
+        stdio: 'inherit',
+        env: { ...process.env, DESKWIRE_TEST_ADMIN_URL: adminUrl, DESKWIRE_TEST_TEMPLATE: template },
+      });
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
     });
-    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-  });
+  if (script) code = await run([script]);
+  else {
+    const shared = files.filter((f) => !isAlone(f));
+    const separate = files.filter(isAlone);
+    code = shared.length ? await run(['--test', '--test-concurrency=4', '--test-timeout=180000', ...shared]) : 0;
+    if (separate.length) code = Math.max(code, await run(['--test', '--test-concurrency=1', '--test-timeout=180000', ...separate]));
+  }
 } finally {
   const leftovers = await admin`SELECT datname FROM pg_database WHERE datname LIKE ${template + '%'}`;
   for (const { datname } of leftovers) await admin.unsafe(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
