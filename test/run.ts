@@ -51,7 +51,7 @@ try {
     : (await readdir(testDir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(testDir, f));
   // Files that run several deskwire processes under a steady writer each: run on
   // their own after the rest, so two cores are not shared by them and four others.
-  const alone = ['cluster.test.ts', 'nats.test.ts'];
+  const alone = ['cluster.test.ts', 'nats.test.ts', 'workers.test.ts'];
   const isAlone = (f: string) => alone.some((a) => f.endsWith(a));
   const run = (argv: string[]) =>
     new Promise<number>((resolve) => {

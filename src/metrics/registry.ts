@@ -1,10 +1,16 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 // Every metric deskwire exports (CONTRACT §12), defined once. The hot paths count
 // per publish or per close, never per frame in a JavaScript loop.
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
+
+/** In a gateway worker (WORKERS > 1): answer the primary's scrapes, which it sums over the workers. */
+export function reportToPrimary(): void {
+  new AggregatorRegistry(); // installs the worker's side of the exchange
+  AggregatorRegistry.setRegistries([registry]);
+}
 
 let openSockets: () => number = () => 0;
 /** Where deskwire_sockets_open reads from: the gateway's socket set. */
@@ -48,6 +54,7 @@ export const metrics = {
     name: 'deskwire_sequencer_lag_seconds',
     help: 'How long the oldest change not yet numbered by the sequencer has waited (0: none); grows while no sequencer works.',
     registers: [registry],
+    aggregator: 'max', // every worker reads the same database
     async collect() {
       const lag = await sequencerLag();
       if (lag !== undefined) this.set(lag);

@@ -8,7 +8,13 @@ import { type ReadyState, readyAnswer } from '../ops/readiness.ts';
  * and GET /readyz: this port is up from the first moment, so it answers "starting"
  * while the REST port is not open yet.
  */
-export async function serveMetrics(host: string, port: number, ready: () => ReadyState): Promise<{ port: number; close(): Promise<void> }> {
+export async function serveMetrics(
+  host: string,
+  port: number,
+  ready: () => ReadyState,
+  // WORKERS > 1: the primary's text, summed over its workers (src/ops/primary.ts).
+  text: () => Promise<string> = () => registry.metrics(),
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
     if (req.method === 'GET' && path === '/readyz') {
@@ -20,7 +26,7 @@ export async function serveMetrics(host: string, port: number, ready: () => Read
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"GET /metrics or /readyz"}}');
       return;
     }
-    registry.metrics().then(
+    text().then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       () => res.writeHead(500).end(),
     );
