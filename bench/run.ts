@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,channels,clients,soak]
+// npm run bench [-- --quick] [-- --only fanout,connections,writers,rest,topics,channels,clients,soak,scaling]
 //
 // Every scenario against a baseline measured in the same run, every process its
 // own (deskwire, the baselines, each load generator). Writes bench/results/report.json
@@ -19,11 +19,13 @@ import { connections } from './scenarios/connections.ts';
 import { type Context, type Result, type Row, pgbenchWrites } from './scenarios/context.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { rest } from './scenarios/rest.ts';
+import { scaling } from './scenarios/scaling.ts';
 import { soak } from './scenarios/soak.ts';
 import { topics } from './scenarios/topics.ts';
 import { writers } from './scenarios/writers.ts';
 
-const scenarios = { fanout, connections, writers, rest, topics, channels, clients, soak } as const;
+// scaling stops the run's deskwire (it starts its own): it runs last.
+const scenarios = { fanout, connections, writers, rest, topics, channels, clients, soak, scaling } as const;
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });

@@ -63,9 +63,9 @@ export async function startDeskwire(config: Config, databaseUrl: string, log: Lo
   const numbered = createNumbered();
   const readiness = createReadiness();
   let gateway: Gateway | undefined;
-  // FANOUT=nats: the leading process relays the log to NATS; every gateway reads NATS, not a LISTEN of its own.
+  // FANOUT=nats: one process relays the log to NATS; every gateway reads NATS, not a LISTEN of its own.
   const nats = config.fanout === 'nats' ? await startNatsFanout(config.natsUrl, databaseUrl, sql, log) : undefined;
-  const sequencer = startSequencer(databaseUrl, { log, onLead: nats?.onLead });
+  const sequencer = startSequencer(databaseUrl, { log });
   const events = await streamEvents(databaseUrl, sql, {
     transport: nats?.transport,
     onEvent: (e) => {

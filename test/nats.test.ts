@@ -80,6 +80,30 @@ test('two gateways on NATS: one LISTEN on the database; both sockets get every e
   for (const s of sockets) await s.close();
 });
 
+test('a rolling switch to NATS: a FANOUT=nats process beside a FANOUT=listen one whose sequencer leads gets every event', { skip, timeout: 60_000 }, async () => {
+  // On a database of its own, so that the listen process's sequencer is the one that leads.
+  const other = await createTestDatabase();
+  const started: ServerProcess[] = [];
+  try {
+    const d = await createDesk(other.sql, 'acme');
+    const env = { DATABASE_URL: other.url, JWT_SECRET: secret, NATS_URL: `nats://127.0.0.1:${natsPort}` };
+    started.push(await startServerProcess({ ...env, FANOUT: 'listen' }));
+    await waitFor(async () => /^deskwire_sequencer_leader 1$/m.test(await (await fetch(started[0]!.metrics)).text()), 5000, 'the listen process to lead');
+    started.push(await startServerProcess({ ...env, FANOUT: 'nats' }));
+    const token = await mintToken(secret, { org: 'acme', sub: 'agent', ttlSeconds: 600 });
+    const sockets = [await connect(`${started[0]!.ws}/ws/chat/acme/?token=${token}`), await connect(`${started[1]!.ws}/ws/chat/acme/?token=${token}`)];
+    for (let i = 0; i < 10; i++) await other.sql`INSERT INTO messages (help_desk_id, message) VALUES (${d.deskId}, ${'mixed ' + i})`;
+    const want = Array.from({ length: 10 }, (_, i) => 'mixed ' + i);
+    for (const s of sockets) await waitFor(() => texts(s, 'mixed ').length >= 10, 5000, 'ten messages on each socket');
+    for (const s of sockets) assert.deepEqual(texts(s, 'mixed '), want);
+    for (const s of sockets) await s.close();
+  } finally {
+    for (const s of started) s.child.kill('SIGKILL');
+    await Promise.all(started.map((s) => s.exited()));
+    await other.drop();
+  }
+});
+
 for (const wiped of [false, true]) {
   test(`NATS restarted mid-stream${wiped ? ', its storage lost' : ''}: the socket stays open and gets every event once, in order`, { skip, timeout: 90_000 }, async () => {
     const server = servers[0] ?? (await start());

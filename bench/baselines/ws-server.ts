@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyToken } from '../../src/auth/tokens.ts';
 import { eventsOf } from '../../src/events/event.ts';
+import { channels } from '../../src/domain.ts';
 import { parse } from '../../src/events/listener.ts';
 import { argsOf, say } from '../lib/processes.ts';
 
@@ -36,7 +37,7 @@ server.on('upgrade', async (req, socket, head) => {
 
 const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
 // The payload read and framed as deskwire does (src/events/).
-await sql.listen('deskwire', (payload) => {
+await sql.listen(channels.events, (payload) => {
   for (const change of parse(payload) ?? []) {
     const set = byOrg.get(change.organization);
     if (!set || change.large) continue; // too large to inline: not in the bench's load

@@ -2,7 +2,7 @@
 // load generator. They talk to the bench in JSON lines on stdout (and take
 // commands on stdin), and the bench reads their CPU and memory from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -139,3 +139,9 @@ export function commands(onCommand: (command: string) => void | Promise<void>): 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds of a process and its children now running (WORKERS > 1: the primary and its workers). */
+export function treeCpuSeconds(pid: number): number {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+  return cpuSecondsOf(pid) + children.reduce((a, c) => a + (existsSync(`/proc/${c}/stat`) ? treeCpuSeconds(Number(c)) : 0), 0);
+}

@@ -1,6 +1,7 @@
 // The latency baseline: a bare `postgres` LISTEN client on deskwire's channel,
 // timing each new_message from its row's created_at, as the sockets do.
 import postgres from 'postgres';
+import { channels } from '../../src/domain.ts';
 import { parse } from '../../src/events/listener.ts';
 import { argsOf, commands, say } from '../lib/processes.ts';
 import { nowMicros, isoMicros, percentiles } from '../lib/stats.ts';
@@ -9,7 +10,7 @@ const { url } = argsOf<{ url: string }>();
 const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
 let latencies: number[] = [];
 let events = 0;
-await sql.listen('deskwire', (payload) => {
+await sql.listen(channels.events, (payload) => {
   const at = nowMicros();
   for (const change of parse(payload) ?? []) {
     events += change.desk === null ? 1 : 2;

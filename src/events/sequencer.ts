@@ -13,8 +13,6 @@ export interface SequencerOptions {
   idleMs?: number;
   /** A window with more changed rows than this is sent as one resync_required per organization. */
   maxRows?: number;
-  /** This process's sequencer took the lead (true), or lost it (false). */
-  onLead?(leading: boolean): void;
 }
 
 /** A gateway that is not the sequencer tries to become it this often. */
@@ -100,7 +98,6 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
         if (lead!.leader) {
           leading = true;
           metrics.sequencerLeader.set(1);
-          opts.onLead?.(true);
           place = lead;
           break;
         }
@@ -131,7 +128,6 @@ export function startSequencer(url: string, opts: SequencerOptions): Sequencer {
       }
     } finally {
       current = undefined;
-      if (leading) opts.onLead?.(false);
       leading = false;
       metrics.sequencerLeader.set(0);
       // Ended before the caller goes on (at shutdown, before the database stops):
