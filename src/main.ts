@@ -35,25 +35,27 @@ async function serve(config: Config) {
   // a second signal, or SIGINT (Ctrl-C), skips the wait.
   let stopping = false;
   let hurry: (() => void) | undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, async () => {
-      if (stopping) return hurry?.();
-      stopping = true;
-      deskwire?.drain();
-      if (signal === 'SIGTERM' && deskwire && config.drainGraceMs > 0) {
-        log.info({ signal, graceMs: config.drainGraceMs }, 'draining: /readyz answers 503');
-        await new Promise<void>((resolve) => {
-          hurry = resolve;
-          setTimeout(resolve, config.drainGraceMs);
-        });
-      }
-      log.info({ signal }, 'shutting down');
-      await deskwire?.close();
-      await metricsServer?.close();
-      await database?.stop();
-      process.exit(0);
-    });
-  }
+  const stop = async (signal: 'SIGINT' | 'SIGTERM') => {
+    if (stopping) return hurry?.();
+    stopping = true;
+    deskwire?.drain();
+    if (signal === 'SIGTERM' && deskwire && config.drainGraceMs > 0) {
+      log.info({ signal, graceMs: config.drainGraceMs }, 'draining: /readyz answers 503');
+      await new Promise<void>((resolve) => {
+        hurry = resolve;
+        setTimeout(resolve, config.drainGraceMs);
+      });
+    }
+    log.info({ signal }, 'shutting down');
+    await deskwire?.close();
+    await metricsServer?.close();
+    await database?.stop();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
+  // A worker whose primary is gone (killed with -9) stops too, rather than hold WS_PORT
+  // beside the next primary's workers.
+  if (worker) process.once('disconnect', () => void stop('SIGINT'));
 
   try {
     // A worker's metrics are served by the primary, which also migrated the database.

@@ -22,7 +22,8 @@ before(async () => {
   db = await createTestDatabase();
   desk = await createDesk(db.sql, 'acme');
   wsPort = await freePort();
-  server = await startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: secret, WORKERS: '2', PORT: String(await freePort()), WS_PORT: String(wsPort) });
+  // Twenty sockets of one token, and their reconnects: above the per-process limits' defaults.
+  server = await startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: secret, WORKERS: '2', PORT: String(await freePort()), WS_PORT: String(wsPort), WS_CONNECTIONS_PER_TOKEN: '100' });
 });
 after(async () => {
   for (const c of clients) c.stop();
@@ -61,7 +62,7 @@ test('two workers: sockets spread over both, every event reaches each once, one 
   for (let i = 0; i < 10; i++) await db.sql`INSERT INTO messages (help_desk_id, message) VALUES (${desk.deskId}, ${'spread ' + i})`;
   const want = Array.from({ length: 10 }, (_, i) => 'spread ' + i);
   await waitFor(() => clients.every((c) => messages(c).length >= 10), 5000, 'ten messages on every socket');
-  for (const c of clients) assert.deepEqual(messages(c), want);
+  for (const [i, c] of clients.entries()) assert.deepEqual(messages(c), want, `client ${i} (${c.connections} connections): ${JSON.stringify(c.frames.map((f) => f.id))}`);
 
   let text = '';
   await waitFor(async () => sample((text = await scrape()), 'deskwire_sockets_open') === 20, 5000, 'the primary to count 20 sockets over both workers');
@@ -79,14 +80,14 @@ test('a worker killed: started again; the other worker\'s sockets never notice; 
   await waitFor(() => workerPids().length === 2 && !workerPids().includes(victim!), 15_000, 'the primary to start a new worker');
   await waitFor(() => clients.every((c) => messages(c).length >= 20), 15_000, 'every socket to have all twenty messages');
   await new Promise((r) => setTimeout(r, 300));
-  for (const c of clients) {
-    assert.deepEqual(messages(c).slice(10), Array.from({ length: 10 }, (_, i) => 'after ' + i));
-    assert.deepEqual(outOfOrder(c.frames), []);
+  for (const [i, c] of clients.entries()) {
+    assert.deepEqual(messages(c).slice(10), Array.from({ length: 10 }, (_, i) => 'after ' + i), `client ${i} (${c.connections} connections)`);
+    assert.deepEqual(outOfOrder(c.frames), [], `client ${i}`);
   }
   const moved = clients.filter((c, i) => c.connections > before[i]!).length;
   const onVictim = owners.filter((p) => p === victim).length;
   assert.equal(moved, onVictim, `only the killed worker's ${onVictim} sockets reconnected`);
-  assert.ok(owners.includes(survivor!));
+  assert.ok(owners.includes(survivor!), `the other worker ${survivor} held sockets too (owners ${owners}, workers ${[victim, survivor]})`);
 });
 
 test('SIGTERM to the primary: every worker drains and exits, then the primary', { timeout: 60_000 }, async () => {
@@ -94,4 +95,22 @@ test('SIGTERM to the primary: every worker drains and exits, then the primary', 
   server.child.kill('SIGTERM');
   assert.equal(await server.exited(), 0);
   for (const pid of workers) assert.throws(() => process.kill(pid, 0), `worker ${pid} is gone`);
+});
+
+test('the primary killed with -9: its workers stop too, and WS_PORT is free for the next start', { timeout: 60_000 }, async () => {
+  server = await startServerProcess({ DATABASE_URL: db.url, JWT_SECRET: secret, WORKERS: '2', PORT: String(await freePort()), WS_PORT: String(wsPort) });
+  const workers = workerPids();
+  assert.equal(workers.length, 2);
+  server.child.kill('SIGKILL');
+  await server.exited();
+  const gone = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  await waitFor(() => workers.every(gone), 15_000, 'the orphaned workers to exit');
+  assert.deepEqual(socketOwners(), []);
 });
