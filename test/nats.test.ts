@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { createKey } from '../src/auth/keys.ts';
 import { mintToken } from '../src/auth/tokens.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createDesk, type Desk } from './helpers/fixtures.ts';
@@ -102,6 +103,15 @@ test('a rolling switch to NATS: a FANOUT=nats process beside a FANOUT=listen one
     await Promise.all(started.map((s) => s.exited()));
     await other.drop();
   }
+});
+
+test('a key revoked with plain SQL closes its sockets on a NATS gateway (4003)', { skip, timeout: 30_000 }, async () => {
+  const server = servers[0] ?? (await start());
+  const { id, key } = await createKey(db.sql, 'acme', 'nats-revoked');
+  const socket = await connect(`${server.ws}/ws/chat/acme/?token=${key}`);
+  const closed = new Promise<number>((resolve) => socket.raw.once('close', (code) => resolve(code)));
+  await db.sql`UPDATE api_keys SET revoked_at = now() WHERE id = ${id}`;
+  assert.equal(await closed, 4003);
 });
 
 for (const wiped of [false, true]) {
