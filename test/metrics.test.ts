@@ -58,6 +58,17 @@ test('the numbers move: a socket open, frames sent, requests by route template',
   assert.equal(value(after, `deskwire_http_request_duration_seconds_count{method="GET",route="${route}",status="200"}`), 1);
   assert.equal(value(after, `deskwire_http_request_duration_seconds_count{method="GET",route="${route}",status="404"}`), 1);
   assert.ok(!after.includes(desk.deskId), 'no raw path, no id in a label');
+  // Files served outside the router are labelled by their template too.
+  const page = await (await fetch(`${server.rest}/`)).text();
+  const asset = /\/assets\/[^"]+/.exec(page)![0];
+  assert.equal((await fetch(`${server.rest}${asset}`)).status, 200);
+  await fetch(`${server.rest}/nowhere/${desk.deskId}`);
+  const files = await scrape();
+  assert.equal(value(files, 'deskwire_http_request_duration_seconds_count{method="GET",route="/",status="200"}'), 1, 'the console page');
+  assert.equal(value(files, 'deskwire_http_request_duration_seconds_count{method="GET",route="/assets/{file}",status="200"}'), 1, 'its asset, by template');
+  const unmatched = 'deskwire_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}';
+  assert.equal(value(files, unmatched) - (value(after, unmatched) || 0), 1, 'an unknown path');
+  assert.ok(!files.includes(asset) && !files.includes('nowhere'), 'no raw path in a label');
   await socket.close();
   await waitFor(async () => value(await scrape(), 'deskwire_sockets_open') === 0, 5000, 'the socket closed');
 });

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import { buildConsole } from '../../console/build.ts';
+import { servedAs } from '../metrics/server.ts';
 
 export interface ConsoleOptions {
   /** The WebSocket port, once the gateway listens (the bundle is made before). */
@@ -17,6 +18,7 @@ export async function consoleFiles(opts: ConsoleOptions): Promise<Middleware> {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === '/') {
+      servedAs(ctx, '/');
       const config = { wsPort: opts.wsPort(), demoToken: opts.demoToken ? await opts.demoToken() : undefined };
       ctx.type = 'text/html; charset=utf-8';
       ctx.set('Cache-Control', 'no-cache');
@@ -25,6 +27,7 @@ export async function consoleFiles(opts: ConsoleOptions): Promise<Middleware> {
     }
     const asset = ctx.path.startsWith('/assets/') ? bundle.assets.get(ctx.path.slice('/assets/'.length)) : undefined;
     if (!asset) return next();
+    servedAs(ctx, '/assets/{file}');
     ctx.type = asset.type;
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
     ctx.body = Buffer.from(asset.body);

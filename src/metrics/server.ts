@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { metrics, registry } from './registry.ts';
 import { type ReadyState, readyAnswer } from '../ops/readiness.ts';
 
@@ -38,13 +38,21 @@ export async function serveMetrics(
   };
 }
 
+/**
+ * Names the route a middleware outside the router served (the console, the reference
+ * page's files), as a template: the label httpMetrics gives it.
+ */
+export function servedAs(ctx: Context, template: string): void {
+  (ctx.state as { route?: string }).route = template;
+}
+
 /** Times each REST request under its route's template (never the raw path: ids would make a series each). */
 export const httpMetrics: Middleware = async (ctx, next) => {
   const started = process.hrtime.bigint();
   try {
     await next();
   } finally {
-    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? (ctx.path === '/' || ctx.path.startsWith('/assets/') || ctx.path.startsWith('/docs/ui/') ? 'static' : 'unmatched');
+    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? (ctx.state as { route?: string }).route ?? 'unmatched';
     metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 };

@@ -4,6 +4,7 @@ import type Router from '@koa/router';
 import { send } from '@koa/send';
 import type { Middleware } from 'koa';
 import type { AuthState } from '../auth.ts';
+import { servedAs } from '../../metrics/server.ts';
 import { apiDocument } from './document.ts';
 
 /** swagger-ui-dist's files, served from the installed package: /docs works offline. */
@@ -45,6 +46,7 @@ export const docsAssets: Middleware = async (ctx, next) => {
   if (!ctx.path.startsWith('/docs/ui/') || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
   const file = ctx.path.slice('/docs/ui/'.length);
   if (!uiFiles.has(file)) return next();
+  servedAs(ctx, '/docs/ui/{file}');
   ctx.set('Cache-Control', 'public, max-age=86400');
   await send(ctx, file, { root: uiDir });
 };
