@@ -64,11 +64,13 @@ test('two workers: sockets spread over both, every event reaches each once, one 
   await waitFor(() => clients.every((c) => messages(c).length >= 10), 5000, 'ten messages on every socket');
   for (const [i, c] of clients.entries()) assert.deepEqual(messages(c), want, `client ${i} (${c.connections} connections): ${JSON.stringify(c.frames.map((f) => f.id))}`);
 
+  assert.doesNotMatch(server.output(), /worker died|could not start/, `no worker died:\n${server.output().slice(-4000)}`);
   let text = '';
   await waitFor(async () => sample((text = await scrape()), 'deskwire_sockets_open') === 20, 5000, 'the primary to count 20 sockets over both workers');
   assert.equal(sample(text, 'deskwire_sequencer_leader'), 1, 'one sequencer at work');
-  assert.equal((await fetch(server.metrics.replace('/metrics', '/readyz'))).status, 200);
+  assert.equal((await fetch(server.metrics.replace('/metrics', '/readyz'))).status, 200, 'the primary is ready');
   assert.equal((await fetch(`${server.rest}/readyz`)).status, 200, 'the shared REST port answers');
+  assert.doesNotMatch(server.output(), /worker died|could not start/, `no worker died:\n${server.output().slice(-4000)}`);
 });
 
 test('a worker killed: started again; the other worker\'s sockets never notice; the killed one\'s resume with nothing lost', { timeout: 60_000 }, async () => {
