@@ -78,6 +78,10 @@ test('two gateways on NATS: one LISTEN on the database; both sockets get every e
   const want = Array.from({ length: 20 }, (_, i) => 'both ' + i);
   for (const s of sockets) await waitFor(() => texts(s, 'both ').length >= 20, 5000, 'twenty messages on each socket');
   for (const s of sockets) assert.deepEqual(texts(s, 'both '), want);
+  // The sequencer's windows reach the gateways through NATS too: commit to publish is observed.
+  for (const s of [a!, b!]) {
+    await waitFor(async () => /^deskwire_commit_to_publish_seconds_count [1-9]/m.test(await (await fetch(s.metrics)).text()), 5000, `commit to publish observed on ${s.metrics}`);
+  }
   for (const s of sockets) await s.close();
 });
 

@@ -142,7 +142,7 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     reported = handed;
   };
   const onWindow = (payload: string) => {
-    const [, , looked, seen] = payload.split(' ').map(Number);
+    const [, , looked, seen] = payload.split(' ').map(Number); // windowNote's fields
     if (!Number.isFinite(looked) || !Number.isFinite(seen)) return;
     if (!stale && pending === 0) report(looked!, seen!);
     else void enqueue(() => report(looked!, seen!));
@@ -202,6 +202,13 @@ export async function streamEvents(url: string, sql: Sql, opts: StreamOptions): 
     },
   };
 }
+
+/**
+ * A window's note as the sequencer sends it (sql/040_sequence.sql): "<last position
+ * before> <last position> <looked> <seen>", the two moments in ms since the epoch.
+ * The NATS relay forwards it in the same form.
+ */
+export const windowNote = (before: number, last: number, looked: number, seen: number) => `${before} ${last} ${looked} ${seen}`;
 
 /** The lines of a payload, or undefined if any line is not one of ours. */
 export function parse(payload: string): Notified[] | undefined {

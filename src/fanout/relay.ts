@@ -2,7 +2,7 @@ import { headers, type JetStreamClient, type NatsConnection } from 'nats';
 import type { Sql } from 'postgres';
 import { channels } from '../domain.ts';
 import type { LoggedChange } from '../events/event.ts';
-import { type EventStream, streamEvents, type Window } from '../events/listener.ts';
+import { type EventStream, streamEvents, type Window, windowNote } from '../events/listener.ts';
 import { lastLogged } from '../events/replay.ts';
 import type { Logger } from '../log.ts';
 import { headerNames, type NatsNames } from './names.ts';
@@ -60,7 +60,7 @@ export function createRelay(url: string, sql: Sql, nc: NatsConnection, names: Na
             publish(names.events(c.organization), lineOf(c), c.position, String(c.position));
             previous = c.position;
           },
-          onWindow: (w: Window) => publish(names.windows, `${w.looked} ${w.seen}`, previous),
+          onWindow: (w: Window) => publish(names.windows, windowNote(previous, previous, w.looked, w.seen), previous),
           channels: { [channels.revoked]: (id) => publish(names.revoked, id, previous) },
           log,
         });

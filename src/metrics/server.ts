@@ -28,7 +28,8 @@ export async function serveMetrics(
     }
     text().then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
+      // A worker that did not answer the primary in time, or the database's lag query.
+      (err: Error) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'unavailable', message: `metrics: ${err.message}` } })),
     );
   });
   await new Promise<void>((resolve, reject) => server.listen(port, host, resolve).once('error', reject));
