@@ -52,6 +52,13 @@ export async function pgbenchScript(name: string, text: string): Promise<string>
   return file;
 }
 
+/** A table of desks by number 1..n (`n`, `id`), for a pgbench script to pick one through its primary key (as in scenario 4). */
+export async function numberDesks(sql: postgres.Sql, table: string, desks: string[]): Promise<void> {
+  await sql`DROP TABLE IF EXISTS ${sql(table)}`;
+  await sql`CREATE TABLE ${sql(table)} (n int PRIMARY KEY, id uuid NOT NULL)`;
+  await sql`INSERT INTO ${sql(table)} SELECT n, id::uuid FROM unnest(${desks}::text[]) WITH ORDINALITY AS d(id, n)`;
+}
+
 let rounds = 0;
 
 /**
@@ -63,11 +70,8 @@ export async function insertAtRate(url: string, orgs: Organization[], rate: numb
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const table = 'bench_rate_desks';
-    // A desk by number, through its primary key (as in scenario 4).
-    await sql`DROP TABLE IF EXISTS ${sql(table)}`;
-    await sql`CREATE TABLE ${sql(table)} (n int PRIMARY KEY, id uuid NOT NULL)`;
     const desks = orgs.flatMap((o) => o.desks);
-    await sql`INSERT INTO ${sql(table)} SELECT n, id::uuid FROM unnest(${desks}::text[]) WITH ORDINALITY AS d(id, n)`;
+    await numberDesks(sql, table, desks);
     const tag = `load ${process.pid}-${++rounds}`;
     const script = await pgbenchScript('rate', `\\set d random(1, ${desks.length})\nINSERT INTO messages (help_desk_id, message) SELECT id, '${tag}' FROM ${table} WHERE n = :d;\n`);
     const result = await pgbench(url, script, { clients: 32, seconds, rate, prepared: true });

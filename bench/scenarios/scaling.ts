@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { freePort } from '../../test/helpers/wait.ts';
 import { natsAvailable } from '../../test/helpers/nats.ts';
-import { pgbench, pgbenchScript } from '../lib/pgbench.ts';
+import { numberDesks, pgbench, pgbenchScript } from '../lib/pgbench.ts';
 import { cpuSecondsOf, run, sleep, treeCpuSeconds } from '../lib/processes.ts';
 import { type Deskwire, startDeskwire } from '../lib/setup.ts';
 import { median, percentiles, round } from '../lib/stats.ts';
@@ -108,9 +108,7 @@ export async function scaling(ctx: Context): Promise<Result> {
     {
       const table = 'bench_ceiling_desks';
       const desks = ctx.orgs.flatMap((o) => o.desks);
-      await sql`DROP TABLE IF EXISTS ${sql(table)}`;
-      await sql`CREATE TABLE ${sql(table)} (n int PRIMARY KEY, id uuid NOT NULL)`;
-      await sql`INSERT INTO ${sql(table)} SELECT n, id::uuid FROM unnest(${desks}::text[]) WITH ORDINALITY AS d(id, n)`;
+      await numberDesks(sql, table, desks);
       const runs: Record<string, unknown>[] = [];
       for (const perTransaction of [1, 5, 20]) {
         const script = await pgbenchScript(`ceiling-${perTransaction}`, `\\set d random(1, ${desks.length - perTransaction})\nINSERT INTO messages (help_desk_id, message) SELECT id, 'ceiling' FROM ${table} WHERE n >= :d AND n < :d + ${perTransaction};\n`);
